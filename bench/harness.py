@@ -1,0 +1,55 @@
+"""What every benchmark needs: Debian tools on demand, free loopback ports, waiting for a server."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def ensure_debian_tools(*names: str) -> None:
+    """Install the named Debian packages (nginx, wrk, ...) with apt-get if they are missing."""
+    missing = [name for name in names
+               if shutil.which(name) is None and not Path(f"/usr/sbin/{name}").exists()]
+    if not missing:
+        return
+    print(f"installing {' '.join(missing)} with apt-get ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def nginx_binary() -> str:
+    ensure_debian_tools("nginx")
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM every server the benchmark started, then wait (bounded) for each."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)

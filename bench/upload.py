@@ -1,0 +1,232 @@
+"""Benchmark: a 1 GiB upload through mediahub's ingest path against nginx writing a PUT to a file.
+
+    .venv/bin/python bench/upload.py [--size-mib 1024] [--runs 2] [--dir /some/fs]
+
+Installs nginx with apt-get if it is missing. Starts nginx (its own config, a free loopback
+port, WebDAV `PUT` into a file) and `mediahub serve` (a temp data dir, `[plugins] dirs` =
+bench/plugins, whose route streams the raw body through `mediahub.uploads.ingest` to
+local-disk), streams the same body to each (a valid WAV header, then data, generated on the
+fly) and prints both throughputs, the ratio (plus a bare ASGI app under Hypercorn, which
+reads and drops the body: the ceiling of the server stack), and mediahub's peak RSS and its growth over the
+uploads (VmHWM). Targets: >= 0.5x nginx, RSS growth < 10 MiB. Not a test: numbers vary.
+
+Both servers write to the same filesystem (`--dir`, default a temp dir). mediahub also
+hashes (sha256) every byte, sniffs the type, writes ledger rows and fsyncs the object
+before answering; nginx does none of that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import stop_processes, free_port, nginx_binary, wait_for_port  # noqa: E402
+
+MiB = 1024 * 1024
+SEND_CHUNK = 1 * MiB
+TARGET_RATIO = 0.5
+TARGET_GROWTH_MIB = 10
+PLUGIN_DIR = Path(__file__).resolve().parent / "plugins"
+
+
+
+
+
+
+
+
+def nginx_config(work: Path, port: int) -> Path:
+    config = work / "nginx.conf"
+    config.write_text(textwrap.dedent(f"""
+        worker_processes 1;
+        daemon off;
+        pid {work}/nginx.pid;
+        error_log {work}/nginx-error.log warn;
+        events {{ worker_connections 1024; }}
+        http {{
+            access_log off;
+            client_body_temp_path {work}/nginx-body;
+            proxy_temp_path {work}/nginx-proxy;
+            fastcgi_temp_path {work}/nginx-fastcgi;
+            uwsgi_temp_path {work}/nginx-uwsgi;
+            scgi_temp_path {work}/nginx-scgi;
+            server {{
+                listen 127.0.0.1:{port};
+                client_max_body_size 0;
+                client_body_buffer_size 1m;
+                location /upload/ {{
+                    root {work}/nginx-root;
+                    dav_methods PUT;
+                    create_full_put_path on;
+                }}
+            }}
+        }}
+    """))
+    return config
+
+
+# The ceiling of the server stack: a bare ASGI app under Hypercorn that reads and drops the body.
+RAW_ASGI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": str(size).encode()})
+"""
+
+
+def wav_header(data_size: int) -> bytes:
+    """44.1 kHz mono 16-bit PCM: what the sniffer sees first."""
+    fmt = (b"\x01\x00\x01\x00" + (44100).to_bytes(4, "little") + (88200).to_bytes(4, "little")
+           + b"\x02\x00\x10\x00")
+    riff_size = min(36 + data_size, 0xFFFFFFFF)
+    return (b"RIFF" + riff_size.to_bytes(4, "little") + b"WAVE" + b"fmt " + (16).to_bytes(4, "little")
+            + fmt + b"data" + min(data_size, 0xFFFFFFFF).to_bytes(4, "little"))
+
+
+def put(port: int, path: str, total: int) -> tuple[float, int, bytes]:
+    """PUT `total` bytes (WAV header + data); (seconds, status, response body)."""
+    header = wav_header(total - 44)
+    block = os.urandom(SEND_CHUNK)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        request = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: audio/wav\r\n"
+                   f"Content-Length: {total}\r\nConnection: close\r\n\r\n").encode()
+        started = time.perf_counter()
+        sock.sendall(request + header)
+        remaining = total - len(header)
+        view = memoryview(block)
+        while remaining:
+            piece = view if remaining >= SEND_CHUNK else view[:remaining]
+            sock.sendall(piece)
+            remaining -= len(piece)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+        elapsed = time.perf_counter() - started
+    status = int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/") else 0
+    return elapsed, status, response.partition(b"\r\n\r\n")[2]
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc status")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024, help="body size (default 1 GiB)")
+    parser.add_argument("--runs", type=int, default=2, help="uploads to each server; best counts")
+    parser.add_argument("--dir", default=None, help="where both servers write (default: a temp dir)")
+    args = parser.parse_args()
+    nginx = nginx_binary()
+    total = args.size_mib * MiB
+
+    with tempfile.TemporaryDirectory(prefix="mediahub-upload-bench-", dir=args.dir) as tmp:
+        work = Path(tmp)
+        for name in ("nginx-root/upload", "nginx-body", "data"):
+            (work / name).mkdir(parents=True)
+        for path in [work, *work.rglob("*")]:
+            path.chmod(0o777)  # nginx workers run as an unprivileged user
+        nginx_port, mediahub_port, raw_port = free_port(), free_port(), free_port()
+        (work / "raw_asgi.py").write_text(RAW_ASGI_APP)
+        config_file = work / "mediahub.toml"
+        config_file.write_text(textwrap.dedent(f"""
+            [server]
+            data_dir = "{work / 'data'}"
+            log_level = "warning"
+            max_upload_bytes = {total + MiB}
+            [plugins]
+            dirs = ["{PLUGIN_DIR}"]
+        """))
+        processes = []
+        try:
+            processes.append(subprocess.Popen(
+                [nginx, "-c", str(nginx_config(work, nginx_port)), "-p", str(work)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            mediahub_cli = Path(sys.executable).with_name("mediahub")
+            processes.append(subprocess.Popen(
+                [str(mediahub_cli), "-c", str(config_file), "serve", "--host", "127.0.0.1",
+                 "--port", str(mediahub_port)],
+                stdout=subprocess.DEVNULL, stderr=open(work / "mediahub.log", "w")))
+            processes.append(subprocess.Popen(
+                [str(Path(sys.executable).with_name("hypercorn")), "--bind", f"127.0.0.1:{raw_port}",
+                 "raw_asgi:app"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_for_port(nginx_port, processes[0])
+            wait_for_port(mediahub_port, processes[1])
+            wait_for_port(raw_port, processes[2])
+            mediahub_pid = processes[1].pid
+
+            # Warm-up: imports, database, thread pool, the first ledger rows.
+            _, status, body = put(mediahub_port, "/bench/upload", 4 * MiB)
+            if status != 201:
+                raise RuntimeError(f"mediahub warm-up upload answered {status}: {body[:300]!r}")
+            put(nginx_port, "/upload/warmup.wav", 4 * MiB)
+            rss_before = peak_rss_kib(mediahub_pid)
+
+            best = {"nginx": float("inf"), "mediahub": float("inf"), "raw": float("inf")}
+            print(f"body: {args.size_mib} MiB (WAV header + data), {args.runs} run(s) each, "
+                  f"written under {work}")
+            for run in range(args.runs):
+                seconds, status, body = put(nginx_port, f"/upload/run{run}.wav", total)
+                if status not in (201, 204):
+                    raise RuntimeError(f"nginx answered {status}")
+                (work / "nginx-root" / "upload" / f"run{run}.wav").unlink()
+                best["nginx"] = min(best["nginx"], seconds)
+                print(f"  nginx     run {run + 1}: {total / seconds / 1e6:8.0f} MB/s", flush=True)
+                seconds, status, body = put(raw_port, "/", total)
+                if status != 201:
+                    raise RuntimeError(f"the bare ASGI app answered {status}")
+                best["raw"] = min(best["raw"], seconds)
+                print(f"  bare ASGI run {run + 1}: {total / seconds / 1e6:8.0f} MB/s", flush=True)
+                seconds, status, body = put(mediahub_port, "/bench/upload", total)
+                if status != 201:
+                    raise RuntimeError(f"mediahub answered {status}: {body[:300]!r}")
+                stored = json.loads(body)
+                if stored["size"] != total:
+                    raise RuntimeError(f"mediahub stored {stored['size']} bytes, not {total}")
+                (work / "data" / "media" / stored["key"]).unlink()  # keep the disk free
+                best["mediahub"] = min(best["mediahub"], seconds)
+                print(f"  mediahub  run {run + 1}: {total / seconds / 1e6:8.0f} MB/s", flush=True)
+
+            rss_after = peak_rss_kib(mediahub_pid)
+            nginx_rate = total / best["nginx"] / 1e6
+            mediahub_rate = total / best["mediahub"] / 1e6
+            ratio = mediahub_rate / nginx_rate
+            growth = (rss_after - rss_before) / 1024
+            raw_rate = total / best["raw"] / 1e6
+            print(f"nginx     {nginx_rate:8.0f} MB/s")
+            print(f"bare ASGI {raw_rate:8.0f} MB/s   ({raw_rate / nginx_rate:.2f}x nginx: the ceiling "
+                  f"of Hypercorn itself; mediahub reaches {mediahub_rate / raw_rate:.2f}x of it)")
+            print(f"mediahub  {mediahub_rate:8.0f} MB/s   ratio {ratio:.2f}x "
+                  f"(target >= {TARGET_RATIO}x: {'yes' if ratio >= TARGET_RATIO else 'NO'})")
+            print(f"mediahub peak RSS {rss_after / 1024:.1f} MiB, growth over the uploads "
+                  f"{growth:.1f} MiB (target < {TARGET_GROWTH_MIB} MiB: "
+                  f"{'yes' if growth < TARGET_GROWTH_MIB else 'NO'})")
+            return 0 if ratio >= TARGET_RATIO and growth < TARGET_GROWTH_MIB else 1
+        finally:
+            stop_processes(processes)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

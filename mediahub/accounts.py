@@ -1,0 +1,87 @@
+"""Accounts: sign-up with the name rules, guests, and password sign-in behind a failure throttle."""
+
+from __future__ import annotations
+
+import secrets
+
+from quart import current_app
+from tortoise.exceptions import IntegrityError
+
+from mediahub import passwords
+from mediahub.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
+from mediahub.models import User
+
+
+def login_throttle() -> passwords.FailureThrottle:
+    # One per app, so two apps in one process (tests) never share counts.
+    return current_app.extensions.setdefault("mediahub.login_throttle",
+                                              passwords.FailureThrottle())
+
+
+async def create_user(username: str, password: str, *, admin: bool = False,
+                      display_name: str | None = None) -> User:
+    """A new account; BadRequest names the broken rule, Conflict a name already taken."""
+    problem = passwords.username_problem(username) or passwords.password_problem(password)
+    if problem:
+        raise BadRequest(problem, code="invalid_account")
+    try:
+        display = passwords.clean_display_name(display_name, username)
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_account") from None
+    if await User.filter(username__iexact=username).exists():
+        raise Conflict(f"username {username!r} is taken", code="username_taken")
+    password_hash = await passwords.hash_password(password)
+    try:
+        return await User.create(username=username, display_name=display,
+                                 password_hash=password_hash, is_admin=admin)
+    except IntegrityError:  # lost a race with another sign-up of the same name
+        raise Conflict(f"username {username!r} is taken", code="username_taken") from None
+
+
+async def create_guest(display_name: str | None = None) -> User:
+    try:
+        display = passwords.clean_display_name(display_name, "Guest")
+    except ValueError as exc:
+        raise BadRequest(str(exc), code="invalid_account") from None
+    for _ in range(5):
+        try:
+            return await User.create(username=f"guest-{secrets.token_hex(5)}",
+                                     display_name=display, is_guest=True)
+        except IntegrityError:
+            continue
+    raise Conflict("could not pick a guest name; try again")
+
+
+async def sign_in(username: object, password: object, ip: str | None) -> User:
+    """The account these credentials open; one message for every failure, by design."""
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise BadRequest("username and password are required", code="invalid_credentials")
+    throttle = login_throttle()
+    key = throttle.key(username, ip)
+    wait = throttle.retry_after(key)
+    if wait > 0:
+        raise TooManyRequests("too many failed sign-ins; try again later",
+                              headers={"Retry-After": str(int(wait) + 1)})
+    plausible = (passwords.username_problem(username) is None
+                 and len(password) <= passwords.PASSWORD_MAX and passwords.is_encodable(password))
+    if not plausible:
+        # No such account can exist; still spend one hash so timing tells nothing, but
+        # keep arbitrary strings out of the throttle's memory.
+        await passwords.verify_password(None, "")
+        raise Unauthorized("wrong username or password", code="invalid_credentials")
+    user = await find_user(username)
+    ok, new_hash = await passwords.verify_password(user.password_hash if user else None, password)
+    if not ok or user is None:
+        throttle.record_failure(key)
+        raise Unauthorized("wrong username or password", code="invalid_credentials")
+    throttle.record_success(key)
+    if new_hash:
+        user.password_hash = new_hash
+        await user.save(update_fields=["password_hash"])
+    return user
+
+
+async def find_user(username: str) -> User | None:
+    # Names are unique ignoring case; the exact spelling wins if a race ever made two.
+    return (await User.get_or_none(username=username)
+            or await User.filter(username__iexact=username).first())

@@ -1,0 +1,143 @@
+"""create_app(settings): config -> plugins -> routes -> (at start) database, storage, bus, jobs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from quart import Blueprint, Quart
+from quart_schema import QuartSchema
+
+from mediahub import db
+from mediahub.config import Settings
+from mediahub.host import Host
+from mediahub.openapi import MediahubOpenAPIProvider
+from mediahub.plugins import PluginHost
+
+log = logging.getLogger("mediahub")
+
+
+def site_dir(name: str) -> str:
+    """templates/ or static/: inside the wheel, else the source checkout's top level."""
+    packaged = Path(__file__).parent / "_site" / name
+    return str(packaged if packaged.is_dir() else Path(__file__).parent.parent / name)
+
+
+def build_plugin_host(settings: Settings, extra_plugins: list[tuple[str, Any]] = ()) -> PluginHost:
+    plugins = PluginHost(settings)
+    plugins.load(list(extra_plugins))
+    return plugins
+
+
+def create_app(settings: Settings, extra_plugins: list[tuple[str, Any]] = (),
+               plugins: PluginHost | None = None) -> Quart:
+    """Build the app; nothing touches the database or storage until the app starts serving."""
+    from mediahub import auth, errors_http, pages, streaming, uploads
+    from mediahub.storage import StorageRegistry
+
+    plugins = plugins or build_plugin_host(settings, extra_plugins)
+    host = Host(settings, plugins)
+
+    app = Quart("mediahub", template_folder=site_dir("templates"), static_folder=site_dir("static"))
+    app.extensions["mediahub"] = host
+    app.secret_key = host.secret_key
+    app.config.update(
+        # Media bodies are streamed by mediahub.uploads with their own cap; this only bounds
+        # the small JSON and form bodies that Quart itself reads.
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        # Long downloads are never cut: media responses set their own timeout (None).
+        RESPONSE_TIMEOUT=60,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        TEMPLATES_AUTO_RELOAD=False,
+        QUART_SCHEMA_CONVERT_CASING=False,
+    )
+    # Back-pressure on request bodies: Quart's own connection buffers without limit.
+    app.asgi_http_class = uploads.BoundedHTTPConnection
+    # The docs UIs load their JavaScript from a CDN (blank offline): only the JSON is served.
+    QuartSchema(app, swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
+                openapi_provider_class=MediahubOpenAPIProvider,
+                info={"title": "mediahub", "version": "0.1.0"},
+                security_schemes={"bearer": {"type": "http", "scheme": "bearer"}})
+    errors_http.install(app)
+
+    host.storage = StorageRegistry.from_settings(settings, plugins, secret_key=host.secret_key)
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(auth.api)
+    app.register_blueprint(auth.pages)
+    app.register_blueprint(streaming.blueprint)
+    for plugin_name, blueprints in plugins.call_sync("register_routes", app=app):
+        for blueprint in blueprints if isinstance(blueprints, (list, tuple)) else [blueprints]:
+            if isinstance(blueprint, Blueprint):
+                app.register_blueprint(blueprint)
+
+    @app.before_serving
+    async def _start() -> None:
+        await start_services(app)
+
+    @app.after_serving
+    async def _stop() -> None:
+        await stop_services(app)
+
+    app.asgi_app = streaming.MediaGateway(app.asgi_app, host)
+    return app
+
+
+def model_apps(plugins: PluginHost) -> dict[str, dict[str, str]]:
+    apps: dict[str, dict[str, str]] = {}
+    for _, declared in plugins.call_sync("register_models"):
+        apps.update(declared)
+    return apps
+
+
+def database_config(settings: Settings, plugins: PluginHost) -> dict[str, Any]:
+    return db.tortoise_config(settings.database_url, model_apps(plugins))
+
+
+async def start_services(app: Quart, *, run_jobs: bool | None = None) -> None:
+    """Lifespan start: database, storage, bus, jobs, scheduler, then plugins' `startup`."""
+    from mediahub.bus import create_bus
+    from mediahub.jobs import JobQueue
+    from mediahub.scheduler import Scheduler
+    from mediahub.storage import Ledger
+
+    host: Host = app.extensions["mediahub"]
+    settings = host.settings
+    Path(settings.server.data_dir).mkdir(parents=True, exist_ok=True)
+    await db.init_db(database_config(settings, host.plugins))
+    await host.storage.start()
+    host.ledger = Ledger(host)
+    host.bus = create_bus(settings)
+    await host.bus.start()
+    handlers: dict[str, Any] = {}
+    for _, declared in host.plugins.call_sync("register_jobs"):
+        handlers.update(declared)
+    host.jobs = JobQueue(host, handlers)
+    if run_jobs is None:
+        run_jobs = settings.jobs.backend == "inprocess"
+    await host.jobs.start(run_workers=run_jobs)
+    host.scheduler = Scheduler(host)
+    host.scheduler.start()
+    for plugin_name, impl in host.plugins.implementations("startup"):
+        try:
+            result = impl.function(**{a: app for a in impl.argnames})
+            if hasattr(result, "__await__"):
+                await result
+        except Exception as exc:
+            log.exception("plugin %s failed to start", plugin_name)
+            host.plugins.disable(plugin_name, f"startup failed: {exc!r}")
+
+
+async def stop_services(app: Quart) -> None:
+    host: Host = app.extensions["mediahub"]
+    await host.call_hook("shutdown", app=app)
+    if getattr(host, "scheduler", None):
+        await host.scheduler.stop()
+    if host.jobs:
+        await host.jobs.stop()
+    if host.bus:
+        await host.bus.close()
+    if host.storage:
+        await host.storage.close()
+    await db.close_db()

@@ -1,0 +1,333 @@
+"""The `mediahub` command: serve | worker | config check/show | plugins | migrate | cleanup | user."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from mediahub.config import ConfigError, Settings, load_settings, shown
+
+CONFIG_ENV = "MEDIAHUB_CONFIG"
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    """Settings for this invocation; config mistakes end the command with every problem listed."""
+    path = ctx.obj.get("config_path")
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"config error: {problem}", err=True)
+        ctx.exit(2)
+
+
+def build_plugins(settings: Settings):
+    from mediahub.app import build_plugin_host
+    from mediahub.plugins import PluginStartupError
+
+    try:
+        return build_plugin_host(settings)
+    except PluginStartupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.server.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class MediahubGroup(click.Group):
+    """Adds the commands plugins register (the `register_commands` hook) on first use."""
+
+    plugins_loaded = False
+
+    def _load_plugin_commands(self, ctx: click.Context) -> None:
+        if self.plugins_loaded:
+            return
+        self.plugins_loaded = True
+        try:
+            settings = load_settings(ctx.params.get("config_path") or os.environ.get(CONFIG_ENV))
+            plugins = build_plugins(settings)
+        except (ConfigError, click.ClickException):
+            return  # the command itself reports config problems
+        plugins.call_sync("register_commands", cli=self)
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None:
+            self._load_plugin_commands(ctx)
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=MediahubGroup)
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+              envvar=CONFIG_ENV, help="TOML config file (default: built-in defaults).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """mediahub: a self-hosted media server."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+# ---------------------------------------------------------------------------- serve
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (overrides server.host).")
+@click.option("--port", type=int, help="Port to listen on (overrides server.port).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the web server (applies pending migrations first)."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config as HypercornConfig
+
+    from mediahub.app import create_app
+    from mediahub.plugins import PluginStartupError
+    from mediahub.websocket_compression import set_websocket_compression
+
+    settings = settings_from(ctx)
+    configure_logging(settings)
+    set_websocket_compression(settings.server.websocket_compression)
+    try:
+        app = create_app(settings)
+    except (PluginStartupError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    config = HypercornConfig()
+    config.bind = [f"{host or settings.server.host}:{port or settings.server.port}"]
+    config.backlog = 1024  # many WebSockets connect at once when a party starts
+    config.accesslog = None
+    config.graceful_timeout = 5
+    click.echo(f"mediahub listening on http://{config.bind[0]}  (data: {settings.server.data_dir})")
+    asyncio.run(hypercorn_serve(app, config))
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool) -> None:
+    """Run background jobs from Redis (jobs.backend = "arq")."""
+    from mediahub.jobs import run_worker
+
+    settings = settings_from(ctx)
+    configure_logging(settings)
+    if settings.jobs.backend != "arq":
+        raise click.ClickException('`mediahub worker` needs jobs.backend = "arq" and jobs.redis_url; '
+                                   "with the in-process default, `mediahub serve` runs jobs itself")
+    asyncio.run(run_worker(settings, burst=burst))
+
+
+# ---------------------------------------------------------------------------- config
+
+
+@main.group()
+def config() -> None:
+    """Check or show the configuration."""
+
+
+@config.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Report every mistake in the config file at once; exit non-zero if there is one."""
+    problems = check_config(ctx.obj.get("config_path"))
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        ctx.exit(1)
+    click.echo("config ok")
+
+
+def check_config(path: str | None) -> list[str]:
+    """Every problem: the file's own, then those only plugins can see (sections, backend types)."""
+    from mediahub.app import build_plugin_host
+    from mediahub.plugins import PluginStartupError
+    from mediahub.storage import StorageRegistry
+
+    from mediahub.config import inspect_settings
+
+    settings, problems = inspect_settings(path)
+    if any(p.startswith(f"{path}:") for p in problems):
+        return problems  # unreadable file: nothing more to check
+    try:
+        plugins = build_plugin_host(settings)
+    except PluginStartupError as exc:
+        return [f"plugins: {exc}"]
+    for record in plugins.records.values():
+        if record.status == "failed" and record.reason.startswith("invalid config: "):
+            problems.extend(record.reason[len("invalid config: "):].split("; "))
+    known_sections = set(plugins.plugin_configs)
+    plugin_names = {name.replace("-", "_") for name in plugins.records}
+    for section, table in settings.plugin_sections.items():
+        if section in plugin_names and section not in known_sections and table:
+            problems.append(f"plugins.{section}: this plugin has no settings "
+                            f"(unknown keys: {', '.join(sorted(table))})")
+        elif section not in known_sections and section not in plugin_names:
+            import difflib
+
+            close = difflib.get_close_matches(section, sorted(known_sections | plugin_names), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(f"plugins.{section}: no installed plugin reads this section{hint}")
+    try:
+        StorageRegistry.from_settings(settings, plugins)
+    except ConfigError as exc:
+        problems.extend(p for p in exc.problems if p not in problems)
+    return problems
+
+
+@config.command("show")
+@click.pass_context
+def config_show(ctx: click.Context) -> None:
+    """Print the effective settings (file + environment) with secrets masked."""
+    settings = settings_from(ctx)
+    click.echo(json.dumps(shown(settings), indent=2, default=str))
+
+
+# ---------------------------------------------------------------------------- plugins
+
+
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List every plugin, its status and the hooks it implements."""
+    settings = settings_from(ctx)
+    plugins = build_plugins(settings)
+    rows = [{"name": r.name, "status": r.status, "reason": r.reason, "source": r.source,
+             "hooks": r.hooks} for r in plugins.records.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        status = row["status"] if not row["reason"] else f"{row['status']}: {row['reason']}"
+        click.echo(f"{row['name']:<24} {status}")
+        click.echo(f"{'':<24} source: {row['source']}")
+        if row["hooks"]:
+            click.echo(f"{'':<24} hooks: {', '.join(row['hooks'])}")
+
+
+# ---------------------------------------------------------------------------- database
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply pending database migrations of the core and every enabled plugin."""
+    from mediahub import db
+    from mediahub.app import database_config
+
+    settings = settings_from(ctx)
+    Path(settings.server.data_dir).mkdir(parents=True, exist_ok=True)
+    config = database_config(settings, build_plugins(settings))
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            click.echo(f"applied {app_label}.{name}")
+
+    async def run() -> None:
+        try:
+            await db.apply_migrations(config, progress=progress)
+        finally:
+            await db.close_db()
+
+    asyncio.run(run())
+    click.echo("database is up to date")
+
+
+@main.command(hidden=True)
+@click.argument("app_labels", nargs=-1)
+@click.option("--name", help="Migration name.")
+@click.pass_context
+def makemigrations(ctx: click.Context, app_labels: tuple[str, ...], name: str | None) -> None:
+    """(Developers) write migration files for model changes."""
+    from mediahub import db
+    from mediahub.app import database_config
+
+    settings = settings_from(ctx)
+    config = database_config(settings, build_plugins(settings))
+
+    async def run() -> list[str]:
+        try:
+            return await db.make_migrations(config, list(app_labels) or None, name)
+        finally:
+            await db.close_db()
+
+    for path in asyncio.run(run()) or ["no changes"]:
+        click.echo(path)
+
+
+@main.command()
+@click.pass_context
+def cleanup(ctx: click.Context) -> None:
+    """Run one sweep now: expired uploads, stuck ledger rows, orphaned objects."""
+    from mediahub.app import create_app, start_services, stop_services
+    from mediahub.scheduler import run_sweep
+
+    settings = settings_from(ctx)
+    configure_logging(settings)
+    app = create_app(settings)
+
+    async def run() -> dict[str, int]:
+        async with app.app_context():
+            await start_services(app, run_jobs=False)
+            try:
+                return await run_sweep(app.extensions["mediahub"])
+            finally:
+                await stop_services(app)
+
+    counts = asyncio.run(run())
+    for what, count in sorted(counts.items()):
+        click.echo(f"{what}: {count}")
+    click.echo(f"swept: {sum(counts.values())} removed")
+
+
+# ---------------------------------------------------------------------------- users
+
+
+@main.group()
+def user() -> None:
+    """Manage accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--admin", is_flag=True, help="Give the account admin rights.")
+@click.pass_context
+def user_create(ctx: click.Context, username: str, password: str, admin: bool) -> None:
+    """Create an account."""
+    from mediahub import db
+    from mediahub.app import database_config
+    from mediahub.auth import create_user
+    from mediahub.errors import MediahubError
+
+    settings = settings_from(ctx)
+    Path(settings.server.data_dir).mkdir(parents=True, exist_ok=True)
+    config = database_config(settings, build_plugins(settings))
+
+    async def run():
+        try:
+            await db.init_db(config)
+            return await create_user(username, password, admin=admin)
+        finally:
+            await db.close_db()
+
+    try:
+        created = asyncio.run(run())
+    except MediahubError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created user {created.username}{' (admin)' if admin else ''}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

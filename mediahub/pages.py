@@ -1,0 +1,179 @@
+"""The host's own pages: home, sign-in forms, health check, and the layout every page extends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import BaseModel
+from quart import Blueprint, Response, jsonify, redirect, render_template, request
+from quart_schema import document_response
+from tortoise import connections
+
+from mediahub import auth
+from mediahub.errors import MediahubError
+from mediahub.host import current_host
+from mediahub.openapi import html_page
+
+log = logging.getLogger("mediahub.pages")
+
+blueprint = Blueprint("pages", __name__)
+
+HEALTH_TIMEOUT = 5.0
+
+
+def safe_next(target: object, default: str = "/") -> str:
+    """A same-site path to go to after signing in; anything else (another site) -> default."""
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2048:
+        return default
+    # "//evil.example" and "/\\evil.example" are read by browsers as another host.
+    if target.startswith(("//", "/\\")) or any(ord(ch) < 0x20 or ch == "\\" for ch in target):
+        return default
+    return target
+
+
+def flatten_nav_items(results: list[Any]) -> list[dict[str, str]]:
+    """Every plugin's list of links, in plugin order, keeping only well-formed ones."""
+    items = []
+    for result in results:
+        for item in result if isinstance(result, (list, tuple)) else [result]:
+            if not isinstance(item, dict):
+                continue
+            label, href = item.get("label"), item.get("href")
+            if isinstance(label, str) and isinstance(href, str) and label and href:
+                items.append({"label": label, "href": href})
+    return items
+
+
+@blueprint.app_context_processor
+async def layout_context() -> dict[str, Any]:
+    """What base.html needs on every render: the site menu and the host's settings."""
+    await auth.current_user()  # sets request.mediahub_user for the nav hook
+    results = await current_host().plugins.call_hook("register_nav_items", request=request)
+    host_settings = current_host().settings
+    return {
+        "nav_items": flatten_nav_items(results),
+        "allow_signup": host_settings.auth.allow_signup,
+        "allow_guests": host_settings.auth.allow_guests,
+    }
+
+
+@blueprint.after_app_request
+async def page_headers(response: Response) -> Response:
+    # Pages hold per-visitor CSRF tokens and must not be framed by another site.
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+async def render_error_page(status: int, title: str, message: str) -> Response:
+    body = await render_template("error.html", status=status, title=title, message=message)
+    return Response(body, status=status, mimetype="text/html")
+
+
+async def render_form(template: str, status: int = 200, **context: Any) -> Response:
+    body = await render_template(template, **context)
+    return Response(body, status=status, mimetype="text/html")
+
+
+# -- health -------------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+@blueprint.get("/healthz")
+@document_response(Health, 200)
+@document_response(Health, 503)
+async def healthz() -> Response:
+    """The server answers and its database runs queries."""
+    try:
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"),
+                               HEALTH_TIMEOUT)
+        status, database = 200, "ok"
+    except Exception as exc:  # any failure here means "not healthy", never a 500
+        log.warning("health check: database unavailable: %r", exc)
+        status, database = 503, "unavailable"
+    body = {"status": "ok" if status == 200 else "unavailable", "database": database}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- home + sign-in pages -----------------------------------------------------------------
+
+
+@blueprint.get("/")
+@html_page
+async def home() -> Response:
+    return await render_form("home.html")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@html_page
+async def login() -> Response:
+    form = await request.form if request.method == "POST" else {}
+    next_path = safe_next(form.get("next") or request.args.get("next"))
+    if request.method == "GET":
+        if await auth.current_user() is not None:
+            return redirect(next_path)
+        return await render_form("login.html", next=next_path)
+    username = form.get("username", "")
+    try:
+        user = await auth.sign_in(username, form.get("password", ""), request.remote_addr)
+    except MediahubError as exc:
+        return await render_form("login.html", status=exc.status, next=next_path,
+                                 username=username, error=exc.message)
+    return await auth.start_web_session(redirect(next_path, 303), user)
+
+
+@blueprint.route("/signup", methods=["GET", "POST"])
+@html_page
+async def signup() -> Response:
+    form = await request.form if request.method == "POST" else {}
+    next_path = safe_next(form.get("next") or request.args.get("next"))
+    if not current_host().settings.auth.allow_signup:
+        return await render_form("signup.html", status=403, next=next_path, closed=True)
+    if request.method == "GET":
+        return await render_form("signup.html", next=next_path)
+    username = form.get("username", "")
+    try:
+        user = await auth.create_user(username, form.get("password", ""),
+                                      display_name=form.get("display_name") or None)
+    except MediahubError as exc:
+        return await render_form("signup.html", status=exc.status, next=next_path,
+                                 username=username, error=exc.message)
+    return await auth.start_web_session(redirect(next_path, 303), user)
+
+
+@blueprint.post("/guest")
+@html_page
+async def guest() -> Response:
+    form = await request.form
+    next_path = safe_next(form.get("next"))
+    if not current_host().settings.auth.allow_guests:
+        return await render_error_page(403, "Guests are not allowed",
+                                       "This server does not accept guest visitors. "
+                                       "Sign up or sign in instead.")
+    try:
+        user = await auth.create_guest(form.get("display_name") or None)
+    except MediahubError as exc:
+        return await render_error_page(exc.status, "Could not continue as guest", exc.message)
+    return await auth.start_web_session(redirect(next_path, 303), user)
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
+@html_page
+async def logout() -> Response:
+    if request.method == "GET":
+        if await auth.current_user() is None:
+            return redirect("/")
+        return await render_form("logout.html")
+    return await auth.end_web_session(redirect("/", 303))

@@ -1,0 +1,231 @@
+"""Request bodies with back-pressure and a cap on every byte, chunked bodies included."""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart.asgi import ASGIHTTPConnection
+from quart.utils import cancel_tasks, raise_task_exceptions
+from quart.wrappers.request import Body
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
+
+# A client that sends nothing for this long while uploading gets 408 (Quart's BODY_TIMEOUT
+# only covers get_data() and forms, not streamed bodies).
+IDLE_TIMEOUT = 60.0
+# Request body chunks handed to the ingest path: large, because each one costs Python work
+# (hashing hand-off, storage write loop) whatever its size.
+STREAM_CHUNK = 1024 * 1024
+
+class BoundedBody(Body):
+    """Quart's request body, with a bounded buffer and a cap on the total bytes received.
+
+    Quart's Body buffers whatever arrives and only checks the size of what is currently
+    buffered, so a streamed (chunked) body escapes MAX_CONTENT_LENGTH and a slow consumer
+    lets memory grow without bound. Here the receiving side pauses (`room` is cleared,
+    see BoundedHTTPConnection) while `high_water` bytes wait, and while the body is over
+    `limit`; whoever reads it then gets 413. Awaiting the whole body (`get_data`,
+    `get_json`) still works: it lifts the pause and relies on the cap.
+
+    The cap is only judged when the body is read, because a route may raise it first
+    (`set_limit`, as ingest does): bytes that arrived before that are kept, not dropped.
+
+    For streaming consumers (ingest), `min_chunk` makes iteration hand out fewer, larger
+    chunks (every chunk costs Python work downstream), and `idle_timeout` answers 408 when
+    the consumer has waited that long without a byte arriving.
+    """
+
+    high_water = 2 * 1024 * 1024
+
+    def __init__(self, expected_content_length: int | None, max_content_length: int | None) -> None:
+        super().__init__(expected_content_length, max_content_length)
+        self._must_raise = None  # unused: the cap is judged by `over_limit` when read
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self.expected_length = expected_content_length
+        self.received = 0
+        self.min_chunk = 0
+        self.idle_timeout: float | None = None
+        self._starved_since: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._timed_out = False
+        self._wants_everything = False
+        self._dropping = False
+        self.room = asyncio.Event()
+        self._update_room()
+
+    @property
+    def limit(self) -> int | None:
+        return self._max_content_length
+
+    def set_limit(self, limit: int | None) -> None:
+        """Raise (or lower) the cap on the whole body, e.g. to an upload's own maximum."""
+        self._max_content_length = limit
+        self._update_room()
+
+    @property
+    def over_limit(self) -> bool:
+        limit = self._max_content_length
+        return limit is not None and (self.received > limit or (self.expected_length or 0) > limit)
+
+    @property
+    def complete(self) -> bool:
+        return self._complete.is_set()
+
+    def drop_rest(self) -> None:
+        """Nobody will read the body: take in whatever still arrives and forget it at once."""
+        self._dropping = True
+        self.clear()
+
+    def _update_room(self) -> None:
+        if self._complete.is_set() or self._dropping:
+            self.room.set()  # nothing more to read but the disconnect, which must be seen
+        elif self.over_limit or (self._buffered >= self.high_water and not self._wants_everything):
+            self.room.clear()
+        else:
+            self.room.set()
+
+    def append(self, data: bytes) -> None:
+        if not data or self._complete.is_set() or self._dropping:
+            return
+        # Counted over the whole body, not the buffer: chunked bodies are capped too.
+        self.received += len(data)
+        # Kept as they come and joined once when taken: no copy per arriving message.
+        self._chunks.append(bytes(data) if isinstance(data, (bytearray, memoryview)) else data)
+        self._buffered += len(data)
+        self._starved_since = None
+        # Waking the consumer for less than it will take costs a task switch per message.
+        if self._buffered >= self._wanted() or self.over_limit:
+            self._has_data.set()
+        self._update_room()
+
+    def set_complete(self) -> None:
+        self._complete.set()
+        self._has_data.set()
+        self._update_room()
+
+    def clear(self) -> None:
+        self._chunks = []
+        self._buffered = 0
+        self._update_room()
+
+    def _take(self) -> bytes:
+        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks = []
+        self._buffered = 0
+        return data
+
+    def _check_readable(self) -> None:
+        if self.over_limit:
+            self.clear()
+            raise RequestEntityTooLarge()
+        if self._timed_out:
+            raise RequestTimeout("no data received from the client for too long")
+
+    def _wanted(self) -> int:
+        # Never wait for more than the receiver will buffer before pausing; awaiting the
+        # whole body only needs waking at the end.
+        if self._wants_everything:
+            return 1 << 62
+        return max(1, min(self.min_chunk, self.high_water))
+
+    async def __anext__(self) -> bytes:
+        wanted = self._wanted()
+        while True:
+            self._check_readable()
+            if self._buffered >= wanted or (self._chunks and self._complete.is_set()):
+                data = self._take()
+                self._update_room()
+                return data
+            if self._complete.is_set():
+                raise StopAsyncIteration()
+            await self._wait_for_data()
+
+    async def _wait_for_data(self) -> None:
+        self._has_data.clear()
+        if self.idle_timeout is not None:
+            loop = asyncio.get_running_loop()
+            if self._starved_since is None:
+                self._starved_since = loop.time()
+            if self._watchdog is None:
+                # One timer per idle period, not one per wait: waits happen per message.
+                self._watchdog = loop.call_later(self.idle_timeout, self._check_idle)
+        await self._has_data.wait()
+
+    def _check_idle(self) -> None:
+        self._watchdog = None
+        if self._starved_since is None or self._complete.is_set():
+            return  # not waiting now; the next wait arms a new timer
+        loop = asyncio.get_running_loop()
+        starved = loop.time() - self._starved_since
+        if starved >= self.idle_timeout:
+            self._timed_out = True
+            self._has_data.set()  # wake the consumer, which raises
+        else:
+            self._watchdog = loop.call_later(self.idle_timeout - starved, self._check_idle)
+
+    def __await__(self):
+        return self._read_all().__await__()
+
+    async def _read_all(self) -> bytes:
+        # Whoever awaits the whole body wants it buffered: stop pausing (the cap still holds).
+        self._wants_everything = True
+        self._update_room()
+        while True:
+            self._check_readable()
+            if self._complete.is_set():
+                data = self._take()
+                self._chunks, self._buffered = [data], len(data)  # awaiting again gives it again
+                return data
+            await self._wait_for_data()
+
+
+class BoundedHTTPConnection(ASGIHTTPConnection):
+    """Quart's ASGI HTTP connection, reading the body only as fast as the handler consumes it.
+
+    Not calling `receive()` makes Hypercorn stop reading the socket, so TCP pushes back
+    on the client and a 1 GiB upload costs a megabyte of buffer, not a gigabyte.
+    """
+
+    def _create_request_from_scope(self, send):
+        request = super()._create_request_from_scope(send)
+        request.body = BoundedBody(request.content_length, self.app.config["MAX_CONTENT_LENGTH"])
+        return request
+
+    async def __call__(self, receive, send) -> None:
+        request = self._create_request_from_scope(send)
+        receiver = asyncio.ensure_future(self.handle_messages(request, receive))
+        handler = asyncio.ensure_future(
+            self.handle_request(request, self.dropping_unread_body(request, send)))
+        done, pending = await asyncio.wait([handler, receiver], return_when=asyncio.FIRST_COMPLETED)
+        await cancel_tasks(pending)
+        raise_task_exceptions(done)
+
+    @staticmethod
+    def dropping_unread_body(request, send):
+        """`send`, but the end of the response lets the receiver drain what the handler left.
+
+        A response (413, 415, 403...) may go out while the client is still sending. Hypercorn
+        then queues the client's next body messages and, when the response ends, queues a
+        disconnect behind them, waiting for room, inside the handler's last `send`. With the
+        receiver paused that wait never ends, and the client never gets its response.
+        """
+        async def send_then_drop(message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                request.body.drop_rest()
+            await send(message)
+        return send_then_drop
+
+    async def handle_messages(self, request, receive) -> None:
+        body = request.body
+        bounded = isinstance(body, BoundedBody)
+        while True:
+            if bounded and not body.room.is_set() and not body.complete:
+                await body.room.wait()
+            message = await receive()
+            if message["type"] == "http.request":
+                body.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body.set_complete()
+            elif message["type"] == "http.disconnect":
+                # Returning makes Quart cancel the handler: an abandoned upload stops there.
+                return

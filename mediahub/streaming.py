@@ -1,0 +1,309 @@
+"""Serve stored media over HTTP: Range/conditional rules, signed /media/ URLs, two emitters.
+
+The rules (which status, which headers) live in pure functions: `parse_range` and
+`plan_response`. Two emitters share them:
+
+* `MediaGateway`, raw ASGI middleware in front of Quart, serves `GET/HEAD
+  /media/<backend>/<key>?exp=&sig=` (the signed URLs local-disk hands out). It skips
+  Quart's request machinery entirely: Quart's response path reads small buffers, cuts
+  slow downloads at RESPONSE_TIMEOUT and costs ~10x the CPU per request.
+* `media_response(media)` for plugin routes (e.g. `/api/track/<id>` behind auth).
+
+The rules themselves (Range parsing, 200/206/304/412/416) are pure functions in
+mediahub.ranges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
+from urllib.parse import parse_qsl, quote, unquote
+
+from quart import Blueprint, Response, request
+
+from mediahub.errors import NotFound, StorageUnavailable
+# Re-exported: plugins and hookspecs name ByteRange and the rules from here too.
+from mediahub.ranges import (ByteRange, ResponsePlan, Unsatisfiable, error_body,  # noqa: F401
+                             http_date, is_digits, parse_range, plan_response)
+from mediahub.storage import InvalidKey, ObjectStat
+
+if TYPE_CHECKING:
+    from mediahub.host import Host
+    from mediahub.models import MediaObject, User
+
+log = logging.getLogger("mediahub.streaming")
+
+blueprint = Blueprint("media", __name__)
+
+CHUNK_SIZE = 1024 * 1024  # large reads: a 1 MiB pread costs about as much as an 8 KiB one
+MEDIA_PREFIX = "/media/"
+
+
+# --------------------------------------------------------------------------------------
+# Signed media URLs (local-disk hands them out, the gateway checks them)
+# --------------------------------------------------------------------------------------
+
+
+def media_signature(secret: bytes, backend: str, key: str, expires: int) -> str:
+    # Keys and backend names never contain a newline, so the message is unambiguous.
+    message = f"{backend}\n{key}\n{expires}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def signed_media_url(secret: bytes, backend: str, key: str, expires: int) -> str:
+    """Host-relative `/media/<backend>/<key>?exp=<unix>&sig=<hex>`."""
+    signature = media_signature(secret, backend, key, expires)
+    return f"{MEDIA_PREFIX}{quote(backend, safe='')}/{quote(key, safe='/')}?exp={expires}&sig={signature}"
+
+
+def check_media_signature(secret: bytes, backend: str, key: str, exp: str | None,
+                          sig: str | None, now: float) -> str | None:
+    """None if the URL is valid now, else why not (for the 403 message)."""
+    if not exp or not sig or not is_digits(exp) or len(exp) > 12:
+        return "missing or malformed signature"
+    expected = media_signature(secret, backend, key, int(exp))
+    if not hmac.compare_digest(expected, sig):
+        return "bad signature"
+    if int(exp) < now:
+        return "link expired"
+    return None
+
+
+def split_media_path(raw_path: str) -> tuple[str, str] | None:
+    """`/media/<backend>/<key>` (still percent-encoded) -> (backend, key), or None."""
+    rest = raw_path[len(MEDIA_PREFIX):]
+    backend, slash, key = rest.partition("/")
+    if not slash or not backend or not key:
+        return None
+    try:
+        return (unquote(backend, errors="strict"), unquote(key, errors="strict"))
+    except UnicodeDecodeError:
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# Emitter 1: the raw ASGI gateway for /media/ URLs
+# --------------------------------------------------------------------------------------
+
+
+class MediaGateway:
+    """ASGI middleware: GET/HEAD under /media/ is answered here, everything else by Quart."""
+
+    def __init__(self, asgi_app, host: Host):
+        self.asgi_app = asgi_app
+        self.host = host
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
+                and scope["path"].startswith(MEDIA_PREFIX)):
+            await self.serve(scope, receive, send)
+        else:
+            await self.asgi_app(scope, receive, send)
+
+    async def serve(self, scope, receive, send) -> None:
+        raw_path = scope.get("raw_path")
+        raw_path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+        where = split_media_path(raw_path)
+        if where is None:
+            return await send_json_error(send, 404, "not_found", "no such media")
+        backend_name, key = where
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        problem = check_media_signature(self.host.secret_key, backend_name, key,
+                                        query.get("exp"), query.get("sig"), time.time())
+        if problem:
+            return await send_json_error(send, 403, "forbidden", problem)
+        backend = (self.host.storage.backends if self.host.storage else {}).get(backend_name)
+        if backend is None:
+            return await send_json_error(send, 404, "not_found", "no such media")
+        method = scope["method"]
+        headers = {name.decode("latin-1"): value.decode("latin-1")
+                   for name, value in scope["headers"]}
+        accel = getattr(backend, "accel_redirect", None)
+        location = accel(key) if accel is not None else None
+        try:
+            stat, plan, body = await stat_and_plan(backend, key, method, headers,
+                                                   read_small=location is None)
+        except Exception:
+            log.exception("storage %s failed on %r", backend_name, key)
+            return await send_json_error(send, 503, "storage_unavailable", "storage unavailable")
+        if stat is None:
+            return await send_json_error(send, 404, "not_found", "no such media")
+        remaining = max(int(query["exp"]) - int(time.time()), 0)
+        plan.headers.append(("Cache-Control", f"private, max-age={remaining}"))
+        if plan.send_body and location is not None:
+            # nginx serves the bytes itself (and redoes Range) from its internal location.
+            return await send_accel_redirect(send, plan, location)
+        await send_plan(send, receive, plan, backend, key, stat.size, method, body)
+
+
+async def stat_and_plan(backend, key: str, method: str, headers: Mapping[str, str],
+                        read_small: bool = True) -> tuple[ObjectStat | None, ResponsePlan | None,
+                                                          bytes | None]:
+    """Stat the object and plan the response; with a backend's optional `stat_and_read`
+    fast path, a small body is read in the same worker-thread hop (one hop per request)."""
+    plans: list[ResponsePlan] = []
+
+    def choose(stat: ObjectStat) -> tuple[int, int] | None:
+        plan = plan_response(method, headers, stat)
+        plans.append(plan)
+        if not plan.send_body or method == "HEAD":
+            return None
+        span = plan.byte_range or ByteRange(0, stat.size - 1)
+        return span.start, span.end
+
+    fast = getattr(backend, "stat_and_read", None) if read_small else None
+    try:
+        if fast is not None:
+            stat, _, body = await fast(key, choose, CHUNK_SIZE)
+        else:
+            stat, body = await backend.stat(key), None
+            if stat is not None:
+                choose(stat)
+    except InvalidKey:
+        return None, None, None
+    return stat, (plans[-1] if plans else None), body
+
+
+async def send_json_error(send, status: int, code: str, message: str,
+                          headers: list[tuple[str, str]] = ()) -> None:
+    body = error_body(code, message)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"accept-ranges", b"bytes"), *_encode(headers)]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _encode(headers) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def send_accel_redirect(send, plan: ResponsePlan, location: str) -> None:
+    keep = [(n, v) for n, v in plan.headers
+            if n not in ("Content-Length", "Content-Range", "Accept-Ranges")]
+    await send({"type": "http.response.start", "status": 200,
+                "headers": _encode(keep + [("X-Accel-Redirect", location)])})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def send_plan(send, receive, plan: ResponsePlan, backend, key: str, size: int,
+                    method: str, body: bytes | None = None) -> None:
+    if plan.error:
+        code, message = plan.error
+        return await send_json_error(send, plan.status, code, message,
+                                     [h for h in plan.headers
+                                      if h[0] not in ("Content-Type", "Accept-Ranges")])
+    await send({"type": "http.response.start", "status": plan.status,
+                "headers": _encode(plan.headers)})
+    if not plan.send_body or method == "HEAD":
+        return await send({"type": "http.response.body", "body": b""})
+    if body is not None:
+        return await send({"type": "http.response.body", "body": body})
+    span = plan.byte_range or ByteRange(0, size - 1)
+    if span.length <= CHUNK_SIZE:
+        # One read, one send: nothing to stop early, so no disconnect watcher is needed.
+        body = b"".join([chunk async for chunk in backend.open_range(key, span.start, span.end)])
+        return await send({"type": "http.response.body", "body": body})
+    await pump_until_disconnect(send, receive, backend.open_range(key, span.start, span.end))
+
+
+async def pump_until_disconnect(send, receive, chunks: AsyncIterator[bytes]) -> None:
+    """Send chunks as they are read; stop reading the moment the client goes away.
+
+    Hypercorn silently drops what an app sends after a disconnect, so without this an
+    aborted download would keep reading the object to its end.
+    """
+    async def pump() -> None:
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                # A send to a closed connection returns at once; yield so the watcher runs.
+                await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b""})
+
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(wait_for_disconnect(receive))
+    try:
+        done, _ = await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watching, pumping):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    if pumping in done:
+        pumping.result()  # a storage error mid-body: let the server drop the connection
+
+
+async def wait_for_disconnect(receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+# --------------------------------------------------------------------------------------
+# Emitter 2: Quart responses for plugin routes
+# --------------------------------------------------------------------------------------
+
+
+async def media_response(media: MediaObject, user: User | None = None) -> Response:
+    """Serve a ledger object from a Quart route with the same Range/conditional rules.
+
+    Raises NotFound if the object is missing. Calls the `stream_started` hook when bytes
+    are about to be sent. The response is never cut by RESPONSE_TIMEOUT.
+    """
+    from mediahub.errors_http import error_response
+    from mediahub.host import current_host
+
+    host = current_host()
+    if media is None or media.state != "stored":
+        raise NotFound("no such media")
+    try:
+        backend = host.storage.get(media.backend)
+    except KeyError:
+        raise NotFound("no such media") from None
+    try:
+        stat = await backend.stat(media.key)
+    except InvalidKey:
+        stat = None
+    except Exception as exc:
+        log.exception("storage %s failed to stat %r", media.backend, media.key)
+        raise StorageUnavailable("storage unavailable") from exc
+    if stat is None:
+        raise NotFound("no such media")
+    if media.content_type:
+        stat = ObjectStat(stat.key, stat.size, stat.etag, stat.last_modified, media.content_type)
+    plan = plan_response(request.method, request.headers, stat)
+    if plan.error:
+        code, message = plan.error
+        return error_response(plan.status, code, message,
+                              {n: v for n, v in plan.headers if n != "Content-Type"})
+    body: Any = b""
+    if plan.send_body and request.method == "GET":
+        await host.call_hook("stream_started", media=media, user=user, byte_range=plan.byte_range)
+        span = plan.byte_range or ByteRange(0, stat.size - 1)
+        body = backend.open_range(media.key, span.start, span.end)
+    response = Response(body, status=plan.status)
+    for name, value in plan.headers:
+        response.headers[name] = value
+    if plan.status == 304:
+        response.headers.pop("Content-Length", None)
+    response.timeout = None  # a slow listener must get every byte
+    return response
+
+
+async def play_url(media: MediaObject, user: User | None = None) -> str | None:
+    """Where a client should fetch `media`: a plugin's `stream_url`, else the backend's own
+    signed URL (None only if neither can give one; then serve it with media_response)."""
+    from mediahub.host import current_host
+
+    host = current_host()
+    direct = await host.first_result("stream_url", media=media, user=user)
+    if direct:
+        return direct
+    return await host.storage.get(media.backend).url(media.key, host.settings.server.media_url_ttl)

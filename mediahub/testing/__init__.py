@@ -1,0 +1,50 @@
+"""Helpers for testing mediahub and its plugins: settings in a temp dir, a started app."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from quart import Quart
+
+from mediahub.app import create_app
+from mediahub.config import Settings, deep_merge, load_settings
+
+
+def make_settings(data_dir: Path, overrides: dict[str, Any] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    """Embedded-default settings with everything under data_dir (no config file read).
+
+    `overrides` uses the TOML shape: {"server": {"sweep_interval": 5}, "plugins": {...}}.
+    """
+    base: dict[str, Any] = {"server": {"data_dir": str(data_dir), "sweep_interval": 3600}}
+    deep_merge(base, overrides or {})
+    return load_settings(None, environ=environ or {}, overrides=base)
+
+
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings, plugins: list[tuple[str, Any]] = ()) -> AsyncIterator[Quart]:
+    """An app with its lifespan started (database migrated, storage, bus, jobs ready).
+
+    `plugins` are (name, plugin object) pairs registered as if they were installed.
+    """
+    app = create_app(settings, extra_plugins=list(plugins))
+    async with app.test_app() as test_app:
+        yield test_app.app
+
+
+async def login(client, username: str = "alice", password: str = "correct horse battery") -> dict:
+    """Register (if needed) and log in; returns {"Authorization": "Bearer ..."} headers."""
+    await client.post("/api/auth/register", json={"username": username, "password": password})
+    response = await client.post("/api/auth/login", json={"username": username, "password": password})
+    body = await response.get_json()
+    assert response.status_code == 200, body
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+async def guest(client, display_name: str = "Guest") -> dict:
+    response = await client.post("/api/auth/guest", json={"display_name": display_name})
+    body = await response.get_json()
+    assert response.status_code in (200, 201), body
+    return {"Authorization": f"Bearer {body['access_token']}"}

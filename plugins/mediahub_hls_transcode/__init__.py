@@ -1,0 +1,49 @@
+"""The hls-transcode plugin: presigned track uploads, an ffmpeg worker turning them into HLS."""
+
+from __future__ import annotations
+
+from mediahub import hookimpl
+
+# Playlists and segments get their Content-Type from mediahub.storage.guess_content_type,
+# which knows .m3u8, .m4s and .ts (Python's mimetypes does not).
+
+
+@hookimpl
+def register_config_sections():
+    from mediahub_hls_transcode.settings import HlsSettings
+
+    return {"hls_transcode": HlsSettings}
+
+
+@hookimpl
+def register_models():
+    return {"hls_transcode": {"models": "mediahub_hls_transcode.models",
+                              "migrations": "mediahub_hls_transcode.migrations"}}
+
+
+@hookimpl
+def register_routes(app):
+    from mediahub_hls_transcode.routes import blueprint
+
+    return [blueprint]
+
+
+@hookimpl
+def register_jobs():
+    from mediahub_hls_transcode.worker import transcode_job
+
+    return {"hls_transcode": transcode_job}
+
+
+@hookimpl
+def register_nav_items(request):
+    if getattr(request, "mediahub_user", None) is None:
+        return []
+    return [{"label": "Tracks", "href": "/tracks"}]
+
+
+@hookimpl
+async def cleanup(now):
+    from mediahub_hls_transcode.store import forget_abandoned
+
+    return {"abandoned_tracks": await forget_abandoned()}

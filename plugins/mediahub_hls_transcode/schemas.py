@@ -1,0 +1,78 @@
+"""Request and response shapes of the track upload API (the seed's, plus detail and list)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel, Field
+
+
+class TrackUploadInitRequest(BaseModel):
+    title: str = Field("", max_length=200)
+    artist_name: str = Field("", max_length=200)
+    file_extension: str = Field(min_length=1, max_length=10)
+    file_size: int = Field(ge=1, le=1 << 50)
+    artwork_extension: Optional[str] = Field(None, max_length=10)
+
+
+class TrackUploadInitResponse(BaseModel):
+    """Where to POST the file(s): the URL and the form fields to send before the `file` field."""
+
+    track_id: str
+    audio_upload_url: str
+    audio_upload_fields: dict[str, str]
+    artwork_upload_url: Optional[str] = None
+    artwork_upload_fields: Optional[dict[str, str]] = None
+
+
+class TrackUploadCompleteRequest(BaseModel):
+    track_id: str = Field(min_length=1, max_length=64)
+
+
+class TrackProcessingStatusResponse(BaseModel):
+    track_id: str
+    status: str
+    progress: float
+    error: Optional[str] = None
+
+
+class TrackOut(BaseModel):
+    track_id: str
+    title: str
+    artist_name: str
+    album: Optional[str] = None
+    status: str
+    progress: float
+    error: Optional[str] = None
+    duration_seconds: Optional[float] = None
+    loudness_lufs: Optional[float] = None
+    gain_db: Optional[float] = None
+    artwork_url: Optional[str] = None
+    hls_master_url: Optional[str] = None
+    renditions: list[int]
+    created_at: str
+
+
+class TrackList(BaseModel):
+    tracks: list[TrackOut]
+
+
+class TrackDeleted(BaseModel):
+    deleted: bool
+
+
+class PresignedPostForm(BaseModel):
+    """The policy fields exactly as init returned them, then the `file` part."""
+
+    backend: str
+    key: str
+    content_type: str
+    max_size: str
+    exp: str
+    sig: str
+    file: bytes
+
+
+class SignedQuery(BaseModel):
+    exp: Optional[str] = None
+    sig: Optional[str] = None

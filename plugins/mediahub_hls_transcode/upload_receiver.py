@@ -1,0 +1,81 @@
+"""`POST /media/upload/<backend>`: what an S3 presigned POST does, for backends that presign on the host."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import request
+from werkzeug.sansio.multipart import Epilogue, Field, File
+
+from mediahub.errors import BadRequest, MediahubError, NotFound, PayloadTooLarge, StorageUnavailable
+from mediahub.host import current_host
+from mediahub.uploads import (FORM_OVERHEAD_BYTES, MAX_FIELDS, BoundedBody, MultipartReader,
+                              multipart_boundary, stream_from)
+from mediahub_hls_transcode import store
+
+log = logging.getLogger("mediahub.hls_transcode")
+
+
+def body_limit() -> int:
+    host = current_host()
+    return max(host.settings.server.max_upload_bytes,
+               store.settings(host).max_artwork_bytes) + FORM_OVERHEAD_BYTES
+
+
+async def receive_policy_upload(backend_name: str) -> int:
+    """Verify the signed policy in the form, stream `file` to the exact key it names; bytes stored."""
+    host = current_host()
+    try:
+        storage = host.storage.get(backend_name)
+    except KeyError:
+        raise NotFound("no such storage backend") from None
+    verify = getattr(storage, "verify_upload_policy", None)
+    if verify is None:
+        raise NotFound("this storage backend takes uploads at its own URL")
+    boundary = multipart_boundary(request)
+    if isinstance(request.body, BoundedBody):
+        stream_from(request.body, body_limit())
+    reader = MultipartReader(request.body, boundary)
+    fields: dict[str, str] = {}
+    for _ in range(MAX_FIELDS + 1):
+        event = await reader.next_event()
+        if isinstance(event, Epilogue):
+            raise BadRequest("missing file field 'file'")
+        if isinstance(event, File) and event.name == "file":
+            # Like S3: the policy fields come before the file, and are checked before any byte is kept.
+            key, content_type, max_size = verify(fields)
+            return await store_part(storage, reader, key, content_type, max_size)
+        if isinstance(event, File):
+            await reader.skip_part()
+        elif isinstance(event, Field):
+            fields[event.name or ""] = await reader.read_field(event.name or "")
+    raise BadRequest(f"more than {MAX_FIELDS} form fields")
+
+
+async def store_part(storage, reader: MultipartReader, key: str, content_type: str,
+                     max_size: int) -> int:
+    received = 0
+
+    async def capped():
+        nonlocal received
+        async for data in reader.part_data():
+            received += len(data)
+            if received > max_size:
+                raise PayloadTooLarge(f"the file is larger than the {max_size} bytes this upload allows")
+            yield data
+
+    chunks = capped()
+    try:
+        await storage.put(key, chunks, content_type, None)
+    except MediahubError:
+        raise
+    except (OSError, ConnectionError) as exc:
+        log.warning("storage %s failed while writing %s: %r", storage.name, key, exc)
+        raise StorageUnavailable("storage is unavailable, try again later") from exc
+    finally:
+        await chunks.aclose()
+    if received == 0:
+        # S3 policies require at least one byte; so does this one.
+        await storage.delete(key)
+        raise BadRequest("the file is empty")
+    return received

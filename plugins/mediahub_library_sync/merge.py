@@ -1,0 +1,397 @@
+"""The merge rules as pure functions: a device's snapshot + the server's library -> the new library.
+
+Who wins is decided by server versions, never by device clocks. A device says which
+version it last received (`since`); everything follows from comparing that with the
+versions the server stamped on each item:
+
+- an item the device lacks was deleted by it only if the item existed when the device
+  last synced (created <= since); otherwise the device simply has not seen it yet;
+- an item the device has but the server deleted stays deleted unless the device had
+  seen the deletion (tombstone <= since), i.e. the user added it again;
+- a changed item (or queue, preference, search list) replaces the server's only if the
+  server's copy had not changed since the device last synced; otherwise the server's
+  newer copy stays (the device's copy is old, or lost a race with an earlier sync).
+
+See docs/library-sync.md for the rules with examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from mediahub_library_sync.schemas import (HISTORY_LIMIT, MAX_FAVORITES, MAX_PLAYLIST_SONGS,
+                                           MAX_PLAYLISTS, RECENT_SEARCHES_LIMIT)
+from mediahub_library_sync.state import Keyed, LibraryState, Playlists, Versioned
+
+NEVER_SYNCED = -1
+PLAYLIST_HEADER_SKIP = ("songs", "song_count")
+NO_VERSIONS = (0, 0)
+
+
+class LimitExceeded(ValueError):
+    """The merged library would be larger than the server keeps (names the section)."""
+
+
+@dataclass
+class SyncOutcome:
+    state: LibraryState
+    changed: set[str] = field(default_factory=set)
+    playlist_id_map: dict[str, str] = field(default_factory=dict)
+    full_replacement: bool = False
+
+
+# -- time -------------------------------------------------------------------------------
+
+
+def instant(timestamp: str | None, _cache: dict[str, float] = {}) -> float:
+    """Seconds since the epoch of an ISO 8601 string (naive means UTC); 0 for None."""
+    if not timestamp:
+        return 0.0
+    value = _cache.get(timestamp)
+    if value is None:
+        value = parse_instant(timestamp)
+        if len(_cache) > 100_000:
+            _cache.clear()
+        _cache[timestamp] = value
+    return value
+
+
+def parse_instant(timestamp: str) -> float:
+    text = timestamp.replace(" ", "T", 1)
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
+        # The schema lets through what only a calendar rejects (February 30th): such a
+        # date sorts as the oldest rather than failing the sync.
+        return 0.0
+
+
+def canonical(item: Any) -> str:
+    return json.dumps(item, sort_keys=True, separators=(",", ":"))
+
+
+# -- keyed collections (favorites, playlists, playlist songs) ----------------------------
+
+
+def first_by_key(items: Iterable[dict], key: str) -> dict[str, dict]:
+    """Items by key; a device listing the same key twice means its first entry."""
+    by_key: dict[str, dict] = {}
+    for item in items:
+        value = item[key]
+        if value not in by_key:
+            by_key[value] = item
+    return by_key
+
+
+def merge_keyed(server: Keyed, device: dict[str, dict], seen: int, version: int, now: float,
+                same: Callable[[dict, dict], bool] = dict.__eq__) -> tuple[Keyed, bool]:
+    """Merge a device's items (by key) into the server's; see the module docstring."""
+    if len(device) == len(server.items) and list(device.values()) == list(server.items.values()):
+        return server, False  # the common case: nothing changed on either side, in C speed
+    items: dict[str, dict] = {}
+    meta = dict(server.meta)
+    tombs = dict(server.tombs)
+    changed = False
+    for key, current in server.items.items():
+        created, modified = server.meta.get(key, NO_VERSIONS)
+        mine = device.get(key)
+        if mine is None:
+            if created <= seen:  # the device had it and let it go: a deletion
+                tombs[key] = [version, now]
+                meta.pop(key, None)
+                changed = True
+            else:
+                items[key] = current
+        elif modified <= seen and not same(mine, current):
+            items[key] = mine
+            meta[key] = [created, version]
+            changed = True
+        else:
+            items[key] = current
+    for key, mine in device.items():
+        if key in server.items:
+            continue
+        tomb = tombs.get(key)
+        if tomb is not None and tomb[0] > seen:
+            continue  # deleted after the device last synced: no resurrection
+        tombs.pop(key, None)
+        items[key] = mine
+        meta[key] = [version, version]
+        changed = True
+    return Keyed(items, meta, tombs), changed
+
+
+# Newest first (sorted in reverse). The timestamp text sorts as time when devices spell it
+# alike (they do: one client writes them all) and costs nothing to compare; parsing does.
+favorite_order = operator.itemgetter("addedAt", "videoId")
+
+
+def merge_favorites(server: Keyed, device_items: list[dict] | None, seen: int, version: int,
+                    now: float) -> tuple[Keyed, bool]:
+    """Favorites keyed by videoId; newest `addedAt` first."""
+    if device_items is None:
+        return server, False
+    merged, changed = merge_keyed(server, first_by_key(device_items, "videoId"),
+                                  seen, version, now)
+    if not changed:
+        return server, False
+    if len(merged.items) > MAX_FAVORITES:
+        raise LimitExceeded(f"favorites: at most {MAX_FAVORITES} items "
+                            f"(the merge would make {len(merged.items)})")
+    ordered = sorted(merged.items.values(), key=favorite_order, reverse=True)
+    merged.items = {item["videoId"]: item for item in ordered}
+    return merged, True
+
+
+# -- history ----------------------------------------------------------------------------
+
+
+def history_key(entry: dict) -> tuple[str, float]:
+    return (entry["videoId"], instant(entry["playedAt"]))
+
+
+def merge_history(server: list[dict], device: list[dict] | None,
+                  limit: int = HISTORY_LIMIT) -> tuple[list[dict], int, bool]:
+    """Plays merged in time order, deduplicated by (videoId, playedAt), newest `limit` kept.
+
+    Returns (history, plays newly kept, changed). A play recorded twice with different
+    details keeps one of them, the same one whatever the order of syncs.
+    """
+    if not device:
+        return server, 0, False
+    by_key: dict[tuple[str, float], dict] = {history_key(e): e for e in server}
+    known = set(by_key)
+    for entry in device:
+        key = history_key(entry)
+        other = by_key.get(key)
+        if other is None or (other != entry and canonical(entry) > canonical(other)):
+            by_key[key] = entry
+    ordered = sorted(by_key.items(), key=lambda kv: (-kv[0][1], kv[0][0]))
+    kept = [entry for _, entry in ordered[:limit]]
+    added = sum(1 for key, _ in ordered[:limit] if key not in known)
+    changed = kept != server
+    return (kept if changed else server), added, changed
+
+
+# -- whole values (queue, recent searches, each preference) ------------------------------
+
+
+def merge_value(server: Versioned, device: Any, seen: int, version: int) -> tuple[Versioned, bool]:
+    """The device's value wins if it differs and the server's had not changed since it synced."""
+    if device is None or device == server.value:
+        return server, False
+    never_set = server.version == 0
+    if server.version <= seen or never_set:
+        return Versioned(device, version), True
+    return server, False
+
+
+def clean_searches(searches: Iterable[str], limit: int = RECENT_SEARCHES_LIMIT) -> list[str]:
+    """Trimmed, deduplicated ignoring case (first, i.e. newest, kept), at most `limit`."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for search in searches:
+        text = search.strip()
+        folded = text.casefold()
+        if text and folded not in seen:
+            seen.add(folded)
+            kept.append(text)
+            if len(kept) == limit:
+                break
+    return kept
+
+
+def merge_preferences(values: dict, versions: dict[str, int], device: dict | None, seen: int,
+                      version: int) -> tuple[dict, dict[str, int], bool]:
+    """Each preference (shuffle, repeat, volume) is its own value: the last device to change it wins."""
+    if not device:
+        return values, versions, False
+    values, versions, changed = dict(values), dict(versions), False
+    for name, value in device.items():
+        merged, did = merge_value(Versioned(values.get(name), versions.get(name, 0)), value,
+                                  seen, version)
+        if did:
+            values[name], versions[name], changed = merged.value, merged.version, True
+    return values, versions, changed
+
+
+# -- playlists ---------------------------------------------------------------------------
+
+
+def server_playlist_id(salt: str, local_id: str) -> str:
+    """The server id for a device's local `pl_...` id: the same every time it is sent, so a
+    retried sync cannot create the playlist twice."""
+    digest = hashlib.sha256(f"{salt}\0{local_id}".encode()).hexdigest()
+    return "playlist_" + digest[:24]
+
+
+def playlist_header(playlist: dict, pid: str) -> dict:
+    header = {k: v for k, v in playlist.items() if k not in PLAYLIST_HEADER_SKIP}
+    header["id"] = pid
+    return header
+
+
+def merge_song_order(server_order: list[str], device_order: list[str], survivors: dict[str, dict],
+                     device_wins: bool) -> list[str]:
+    first, second = (device_order, server_order) if device_wins else (server_order, device_order)
+    order = [k for k in first if k in survivors]
+    placed = set(order)
+    order += [k for k in second if k in survivors and k not in placed]
+    return order
+
+
+def merge_playlist_songs(server: Keyed, order_version: int, device_songs: list[dict] | None,
+                         seen: int, version: int, now: float) -> tuple[Keyed, int, bool]:
+    """One playlist's songs: keyed by videoId with tombstones, plus its order."""
+    if device_songs is None:
+        return server, order_version, False
+    device = first_by_key(device_songs, "videoId")
+    merged, changed = merge_keyed(server, device, seen, version, now)
+    device_order = [k for k in device if k in server.items and k in merged.items]
+    server_order = [k for k in server.items if k in device and k in merged.items]
+    # A device that has seen the playlist's last reorder decides the order, new songs included.
+    may_order = order_version <= seen
+    reorders = may_order and device_order != server_order
+    order = merge_song_order(list(server.items), list(device), merged.items, may_order)
+    if list(merged.items) != order:
+        merged.items = {k: merged.items[k] for k in order}
+    if reorders:
+        order_version, changed = version, True
+    if len(merged.items) > MAX_PLAYLIST_SONGS:
+        raise LimitExceeded(f"playlists: at most {MAX_PLAYLIST_SONGS} songs in a playlist")
+    return merged, order_version, changed or list(server.items) != list(merged.items)
+
+
+def playlist_order(header: dict) -> tuple:
+    return (instant(header.get("created_at")), header["id"])
+
+
+def merge_playlists(server: Playlists, device_lists: list[dict] | None, seen: int, version: int,
+                    now: float, salt: str) -> tuple[Playlists, dict[str, str], bool]:
+    """Playlists merged by id (local `pl_` ids mapped to server ids), songs merged inside."""
+    if device_lists is None:
+        return server, {}, False
+    id_map: dict[str, str] = {}
+    device: dict[str, dict] = {}
+    for playlist in device_lists:
+        pid = playlist["id"]
+        if pid.startswith("pl_"):
+            pid = id_map[playlist["id"]] = server_playlist_id(salt, playlist["id"])
+        device.setdefault(pid, playlist)
+    headers = {pid: playlist_header(p, pid) for pid, p in device.items()}
+    lists, changed = merge_keyed(server.lists, headers, seen, version, now)
+    songs: dict[str, Keyed] = {}
+    orders: dict[str, int] = {}
+    for pid in lists.items:
+        existing = server.songs.get(pid)
+        mine = device.get(pid)
+        if existing is None:  # new from this device
+            existing = Keyed()
+        own_order = server.order_versions.get(pid, 0)
+        merged, own_order, did = merge_playlist_songs(
+            existing, own_order, mine.get("songs", []) if mine is not None else None,
+            seen, version, now)
+        songs[pid], changed = merged, changed or did
+        if own_order:
+            orders[pid] = own_order
+    if len(lists.items) > MAX_PLAYLISTS:
+        raise LimitExceeded(f"playlists: at most {MAX_PLAYLISTS} playlists")
+    ordered = sorted(lists.items.values(), key=playlist_order)
+    lists.items = {h["id"]: h for h in ordered}
+    if not changed:
+        return server, id_map, False
+    return Playlists(lists, songs, orders), id_map, True
+
+
+# -- the whole library --------------------------------------------------------------------
+
+
+def needs_full_replacement(state: LibraryState, since: int | None) -> bool:
+    """A device whose `since` predates forgotten tombstones (or is from the future) cannot merge."""
+    return since is not None and (since < state.horizon or since > state.version)
+
+
+def merge_library(state: LibraryState, device: dict, *, salt: str, now: float,
+                  now_iso: str | None = None) -> SyncOutcome:
+    """Merge one device's sync (a validated SyncRequest dict) into the server's library.
+
+    Sections the device leaves out are untouched (absent is not empty). `salt` makes
+    playlist ids per user; `now` (server time) dates tombstones for the retention period.
+    """
+    since = device.get("since")
+    if needs_full_replacement(state, since):
+        return SyncOutcome(state, full_replacement=True)
+    seen = NEVER_SYNCED if since is None else since
+    version = state.version + 1
+    new = replace(state)
+    changed: set[str] = set()
+
+    new.favorites, did = merge_favorites(state.favorites, device.get("favorites"), seen, version, now)
+    if did:
+        changed.add("favorites")
+    new.history, added, did = merge_history(state.history, device.get("history"))
+    if did:
+        new.songs_played = state.songs_played + added
+        changed.add("history")
+    new.queue, did = merge_value(state.queue, device.get("queue"), seen, version)
+    if did:
+        changed.add("queue")
+    new.playlists, id_map, did = merge_playlists(state.playlists, device.get("playlists"), seen,
+                                                 version, now, salt)
+    if did:
+        changed.add("playlists")
+    new.preferences, new.preference_versions, did = merge_preferences(
+        state.preferences, state.preference_versions, device.get("preferences"), seen, version)
+    if did:
+        changed.add("preferences")
+    searches = device.get("recent_searches")
+    new.recent_searches, did = merge_value(
+        state.recent_searches, None if searches is None else clean_searches(searches), seen, version)
+    if did:
+        changed.add("recent_searches")
+
+    if not changed:
+        return SyncOutcome(state, playlist_id_map=id_map)
+    new.version = version
+    new.updated_at = now_iso or state.updated_at
+    return SyncOutcome(new, changed, id_map)
+
+
+# -- tombstone retention -----------------------------------------------------------------
+
+
+def purge_keyed(keyed: Keyed, cutoff: float) -> tuple[Keyed, int, int]:
+    """Drop tombstones older than `cutoff`: (keyed, how many, highest version dropped)."""
+    old = {k: t for k, t in keyed.tombs.items() if t[1] < cutoff}
+    if not old:
+        return keyed, 0, 0
+    tombs = {k: t for k, t in keyed.tombs.items() if k not in old}
+    return Keyed(keyed.items, keyed.meta, tombs), len(old), max(t[0] for t in old.values())
+
+
+def purge_tombstones(state: LibraryState, cutoff: float) -> tuple[LibraryState, int]:
+    """Forget tombstones older than `cutoff` (server time) and raise the horizon past them."""
+    removed, highest = 0, 0
+    favorites, count, top = purge_keyed(state.favorites, cutoff)
+    removed, highest = removed + count, max(highest, top)
+    lists, count, top = purge_keyed(state.playlists.lists, cutoff)
+    removed, highest = removed + count, max(highest, top)
+    songs = {}
+    for pid, keyed in state.playlists.songs.items():
+        songs[pid], count, top = purge_keyed(keyed, cutoff)
+        removed, highest = removed + count, max(highest, top)
+    if not removed:
+        return state, 0
+    playlists = Playlists(lists, songs, state.playlists.order_versions)
+    return replace(state, favorites=favorites, playlists=playlists,
+                   horizon=max(state.horizon, highest)), removed

@@ -1,0 +1,186 @@
+"""The party WebSocket `/ws/party/<code>`: snapshot on (re)join, clock pings, host commands, fan-out by the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+from quart import Blueprint, current_app, websocket
+
+from mediahub import NotFound, current_host
+from mediahub.auth import current_user, require_user
+from mediahub_listen_party import clock, party as parties, protocol
+from mediahub_listen_party.models import Party
+from mediahub_listen_party.protocol import ProtocolError
+
+log = logging.getLogger("mediahub.listen_party")
+
+blueprint = Blueprint("party_live", __name__)
+
+POLICY_VIOLATION = 1008
+# Bounded inbox per socket: a slow phone drops old messages, never holds the server. Every
+# message carries the whole state, so the newest one is all a client needs.
+INBOX = 64
+
+
+@dataclass
+class TokenBucket:
+    """Per-socket flood control: `rate` messages per second sustained, `burst` at once."""
+
+    rate: float
+    burst: float
+    tokens: float = field(default=-1.0)
+    last_ms: float = 0.0
+
+    def take(self, now_ms: float) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.last_ms = self.burst, now_ms
+        self.tokens = min(self.burst, self.tokens + (now_ms - self.last_ms) / 1000.0 * self.rate)
+        self.last_ms = now_ms
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class HostFeed:
+    """Joins, leaves and sync reports, forwarded only while this socket's user is the host."""
+
+    def __init__(self, code: str, user_id: str):
+        self.code, self.user_id = code, user_id
+        self.task: asyncio.Task | None = None
+
+    async def follow(self, host_id: str) -> None:
+        if host_id == self.user_id and self.task is None:
+            self.task = asyncio.create_task(self._run())
+        elif host_id != self.user_id:
+            await self.stop()
+
+    async def _run(self) -> None:
+        async with current_host().bus.subscribe(parties.host_channel(self.code), raw=True,
+                                               maxsize=1000) as reports:
+            party = await parties.find_party(self.code)
+            await websocket.send_json({"t": "MEMBERS", "members": await parties.members(party)})
+            async for text in reports:
+                await websocket.send(text)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+            self.task = None
+
+
+@blueprint.websocket("/ws/party/<code>")
+@require_user
+async def party_socket(code: str) -> None:
+    """See docs/party-protocol.md for every message."""
+    user = await current_user()
+    party = await parties.find_party(code)
+    me = str(user.id)
+    name = (await parties.join(party, user, user.display_name or user.username)).display_name
+    conf = parties.settings()
+    bus = current_host().bus
+    await websocket.accept()
+    feed = HostFeed(party.code, me)
+    async with bus.subscribe(parties.channel(party.code), raw=True, maxsize=INBOX) as messages:
+        await parties.connected(party, user.id, +1)
+        forwarder = None
+        try:
+            # Subscribed first, read second: a change in between arrives as a message with
+            # a newer version, and clients ignore anything not newer than what they have.
+            party = await parties.find_party(party.code)
+            state = parties.state_of(party)
+            await websocket.send_json(protocol.state_message(
+                "SNAPSHOT", state, you=me, code=party.code, serverNow=parties.now_ms()))
+            forwarder = asyncio.create_task(forward(messages, feed))
+            await feed.follow(state.host_id)
+            await bus.publish(parties.host_channel(party.code),
+                              {"t": "MEMBER_JOINED", "memberId": me, "name": name})
+            await serve_client(party.code, me, name, conf)
+        finally:
+            if forwarder is not None:
+                forwarder.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await forwarder
+            await feed.stop()
+            await left(party, user, me, name)
+
+
+async def serve_client(code: str, me: str, name: str, conf) -> None:
+    bucket = TokenBucket(conf.messages_per_second, conf.message_burst)
+    bus = current_host().bus
+    while True:
+        text = await websocket.receive()
+        received = parties.now_ms()
+        if not bucket.take(received):
+            await websocket.close(POLICY_VIOLATION, "too many messages")
+            return
+        try:
+            message = protocol.parse_frame(text)
+        except ProtocolError as exc:
+            await websocket.close(POLICY_VIOLATION, exc.code)
+            return
+        kind = message["t"]
+        if kind == "PING":
+            await websocket.send_json(protocol.pong(message, received, parties.now_ms()))
+        elif kind == "SYNC_REPORT":
+            await bus.publish(parties.host_channel(code), {
+                "t": "MEMBER_SYNC", "memberId": me, "name": name,
+                "offsetMs": message["offsetMs"], "driftMs": message["driftMs"],
+                "rttMs": message["rttMs"],
+                "quality": clock.sync_quality(message["driftMs"], message["rttMs"])})
+        else:
+            try:
+                await parties.run_command(code, me, message)
+            except ProtocolError as exc:
+                party = await Party.get_or_none(code=code)
+                await websocket.send_json({"t": "ERROR", "code": exc.code, "message": str(exc),
+                                           "version": party.version if party else None})
+            except NotFound:  # ended meanwhile (PARTY_ENDED is on its way)
+                await websocket.close(1000, "party ended")
+                return
+
+
+async def forward(messages, feed: HostFeed) -> None:
+    async for text in messages:
+        # Messages are forwarded as published (no decode/encode per guest); only the rare
+        # role changes and the end are looked at.
+        if '"t":"HOST_CHANGED"' in text:
+            await feed.follow(json.loads(text)["hostId"])
+        await websocket.send(text)
+        if '"t":"PARTY_ENDED"' in text:
+            await websocket.close(1000, "party ended")
+            return
+
+
+async def left(party, user, me: str, name: str) -> None:
+    with contextlib.suppress(Exception):
+        await parties.connected(party, user.id, -1)
+        await current_host().bus.publish(parties.host_channel(party.code),
+                                         {"t": "MEMBER_LEFT", "memberId": me, "name": name})
+        current = await parties.find_party(party.code)
+        if parties.state_of(current).host_id == me and not await parties.host_online(party.id, me):
+            start_grace_timer(party.code, me)
+
+
+def start_grace_timer(code: str, host_id: str) -> None:
+    """The host dropped: pause the party unless they are back within the grace period."""
+    app = current_app._get_current_object()
+    grace = parties.settings().host_grace_seconds
+
+    async def wait_then_pause() -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            # Shutting down ends the wait (and does nothing): no task outlives the app.
+            await asyncio.wait_for(app.shutdown_event.wait(), grace)
+            return
+        try:
+            await parties.pause_if_host_gone(code, host_id)
+        except Exception:
+            log.exception("pausing party %s after its host left failed", code)
+
+    app.add_background_task(wait_then_pause)

@@ -1,0 +1,216 @@
+"""Parties in the database: create, join, commands committed by version, end, sweep."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from mediahub import Forbidden, NotFound, current_host
+from mediahub_listen_party import protocol
+from mediahub_listen_party.models import Party, PartyMember, PartyTrack
+from mediahub_listen_party.protocol import PartyState, ProtocolError
+
+log = logging.getLogger("mediahub.listen_party")
+
+# No 0/O, 1/I/L: codes are read aloud and typed on phones.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 6
+
+
+def settings():
+    return current_host().plugin_config("listen_party")
+
+
+def now_ms() -> float:
+    """The one server clock every position is anchored to (Unix time, milliseconds)."""
+    return time.time() * 1000.0
+
+
+def channel(code: str) -> str:
+    """Every member's channel: state changes."""
+    return f"party:{code}"
+
+
+def host_channel(code: str) -> str:
+    """The host's channel: joins, leaves and every guest's sync report."""
+    return f"party:{code}:host"
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    return code.strip().upper()
+
+
+def state_of(party: Party) -> PartyState:
+    return PartyState.from_json(json.loads(party.state))
+
+
+async def create_party(user, name: str = "") -> Party:
+    now = time.time()
+    state = PartyState(version=1, host_id=str(user.id), anchor_ms=now_ms())
+    for _ in range(10):
+        try:
+            party = await Party.create(code=new_code(), name=name, owner=user,
+                                       state=json.dumps(state.to_json()), version=state.version,
+                                       created_at=now, last_active_at=now)
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise RuntimeError("could not pick a free party code")
+    await join(party, user, user.display_name or user.username)
+    return party
+
+
+async def find_party(code: str, *, active: bool = True) -> Party:
+    party = await Party.get_or_none(code=normalise_code(code)) if len(code) <= 12 else None
+    if party is None or (active and party.ended_at is not None):
+        raise NotFound("no such party (or it has ended)", code="party_not_found")
+    return party
+
+
+async def join(party: Party, user, display_name: str) -> PartyMember:
+    now = time.time()
+    member, created = await PartyMember.get_or_create(
+        party=party, user=user,
+        defaults={"display_name": display_name[:200], "joined_at": now, "last_seen_at": now})
+    if not created and display_name and member.display_name != display_name:
+        member.display_name = display_name[:200]
+        await member.save(update_fields=["display_name"])
+    return member
+
+
+async def members(party: Party) -> list[dict[str, Any]]:
+    rows = await PartyMember.filter(party=party).order_by("joined_at")
+    return [{"memberId": str(m.user_id), "name": m.display_name, "online": m.connections > 0}
+            for m in rows]
+
+
+async def connected(party: Party, user_id, delta: int) -> None:
+    """Count a socket opening (+1) or closing (-1); also marks the party active."""
+    now = time.time()
+    await PartyMember.filter(party_id=party.id, user_id=user_id).update(
+        connections=F("connections") + delta, last_seen_at=now)
+    await Party.filter(id=party.id).update(last_active_at=now)
+
+
+async def host_online(party_id, host_id: str) -> bool:
+    member = await PartyMember.get_or_none(party_id=party_id, user_id=host_id)
+    return member is not None and member.connections > 0
+
+
+async def track_for(track_id: str) -> dict | None:
+    track = await PartyTrack.get_or_none(id=track_id)
+    if track is None:
+        return None
+    return {"trackId": track.id, "trackUrl": f"/api/track/{track.id}", "filename": track.filename,
+            "media_id": str(track.media_id), "source": "upload-track"}
+
+
+async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
+    """Apply a host command to the stored state; publish and return what members get.
+
+    Two hosts' commands racing on two instances both read version N; the conditional
+    UPDATE lets exactly one commit, the other is refused as stale.
+    """
+    party = await find_party(code)
+    state = state_of(party)
+    track = None
+    if message["t"] == "HOST_TRACK_SELECTED":
+        track = await track_for(message["trackId"])
+    if message["t"] == "HOST_HANDOFF":
+        exists = await PartyMember.exists(party_id=party.id, user_id=message["memberId"]) \
+            if is_uuid(message["memberId"]) else False
+        if not exists:
+            raise ProtocolError("no_such_member", "hand the host role to someone who joined")
+    new, outgoing = protocol.apply_command(state, message, user_id, now_ms(),
+                                           settings().start_lead_ms, track)
+    await commit(party, state, new)
+    await current_host().bus.publish(channel(party.code), outgoing)
+    if message["t"] == "HOST_TRACK_SELECTED":
+        await current_host().call_hook("track_changed", session_id=str(party.id),
+                                       previous=state.track, current=new.track)
+    return outgoing
+
+
+async def commit(party: Party, old: PartyState, new: PartyState) -> None:
+    updated = await Party.filter(id=party.id, version=old.version, ended_at=None).update(
+        state=json.dumps(new.to_json()), version=new.version, last_active_at=time.time())
+    if not updated:
+        raise ProtocolError("stale_version", "the party changed meanwhile; resync and retry")
+
+
+def is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def pause_if_host_gone(code: str, host_id: str) -> bool:
+    """After the host's grace period: pause the party if that host is still away."""
+    party = await Party.get_or_none(code=code)
+    if party is None or party.ended_at is not None:
+        return False
+    state = state_of(party)
+    if state.host_id != host_id or not state.playing or await host_online(party.id, host_id):
+        return False
+    new = protocol.pause(state, now_ms())
+    try:
+        await commit(party, state, new)
+    except ProtocolError:
+        return False  # someone acted meanwhile: the party is not abandoned
+    await current_host().bus.publish(channel(code), protocol.state_message("PAUSE", new,
+                                                                           reason="host_away"))
+    return True
+
+
+async def end_party(party: Party, reason: str) -> bool:
+    """End a party once (whoever calls first wins); tells members and fires `session_ended`."""
+    updated = await Party.filter(id=party.id, ended_at=None).update(ended_at=time.time(),
+                                                                    ended_reason=reason)
+    if not updated:
+        return False
+    host = current_host()
+    await host.bus.publish(channel(party.code), {"t": "PARTY_ENDED", "reason": reason})
+    await host.call_hook("session_ended", session_id=str(party.id), reason=reason)
+    return True
+
+
+async def end_by(party: Party, user) -> None:
+    state = state_of(party)
+    if str(user.id) not in (state.host_id, str(party.owner_id)):
+        raise Forbidden("only the host can end the party", code="not_host")
+    await end_party(party, "host_ended")
+
+
+async def sweep(now: float) -> dict[str, int]:
+    """End idle parties, delete long-ended ones, delete expired uploaded tracks."""
+    conf = settings()
+    idle = await Party.filter(ended_at=None, last_active_at__lt=now - conf.idle_timeout)
+    ended = 0
+    for party in idle:
+        ended += await end_party(party, "idle")
+    deleted = await Party.filter(ended_at__lt=now - conf.ended_retention).delete()
+    playing = {state_of(p).track.get("trackId") for p in await Party.filter(ended_at=None)
+               if state_of(p).track}
+    tracks = 0
+    ledger = current_host().ledger
+    for track in await PartyTrack.filter(created_at__lt=now - conf.track_ttl).prefetch_related("media"):
+        if track.id in playing:
+            continue
+        if await ledger.delete(track.media):
+            tracks += 1  # the row goes with its media (ON DELETE CASCADE) or now
+            await PartyTrack.filter(id=track.id).delete()
+    return {"parties_ended": ended, "parties_deleted": deleted, "tracks_deleted": tracks}

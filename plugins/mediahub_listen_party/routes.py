@@ -1,0 +1,234 @@
+"""The party REST API, the seed's upload-track/track endpoints, and the /party pages."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from urllib.parse import unquote
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, jsonify, redirect, render_template, request
+from quart_schema import DataSource, document_request, document_response, security_scheme
+
+from mediahub import BadRequest, NotFound, current_host, tokens
+from mediahub.accounts import create_guest
+from mediahub.auth import current_user, json_body, require_user, start_web_session
+from mediahub.openapi import html_page, media_route, optional_body
+from mediahub.streaming import media_response
+from mediahub.uploads import ingest_multipart
+from mediahub_listen_party import party as parties
+from mediahub_listen_party.models import PartyTrack
+from mediahub_listen_party.protocol import state_message
+
+blueprint = Blueprint("party", __name__, template_folder="templates",
+                      static_folder="static", static_url_path="/party/static")
+
+BEARER = [{"bearer": []}]
+
+
+class PartyCreate(BaseModel):
+    name: str = Field("", max_length=200)
+
+
+class JoinRequest(BaseModel):
+    display_name: str = Field("Guest", min_length=1, max_length=64)
+
+
+class PartyState(BaseModel):
+    version: int
+    playing: bool
+    positionSec: float
+    serverTimestamp: float
+    trackId: str | None
+    trackUrl: str | None
+    filename: str | None
+    hostId: str
+
+
+class Member(BaseModel):
+    memberId: str
+    name: str
+    online: bool
+
+
+class PartyOut(BaseModel):
+    code: str
+    name: str
+    url: str
+    sessionId: str
+    isHost: bool
+    state: PartyState
+    members: list[Member]
+
+
+class JoinOut(PartyOut):
+    memberId: str
+    access_token: str | None = None
+
+
+class Ended(BaseModel):
+    ok: bool
+    code: str
+
+
+class UploadForm(BaseModel):
+    audio: str = Field(json_schema_extra={"format": "binary"})
+    filename: str | None = Field(None, max_length=255)
+
+
+class UploadedTrack(BaseModel):
+    ok: bool
+    trackId: str
+    trackUrl: str
+    filename: str
+
+
+def snapshot_json(state) -> dict:
+    message = state_message("SNAPSHOT", state)
+    return {k: message[k] for k in PartyState.model_fields}
+
+
+async def party_json(party, user) -> dict:
+    state = parties.state_of(party)
+    return {"code": party.code, "name": party.name, "url": f"/party/{party.code}",
+            "sessionId": str(party.id), "isHost": str(user.id) == state.host_id,
+            "state": snapshot_json(state), "members": await parties.members(party)}
+
+
+@blueprint.post("/api/parties")
+@security_scheme(BEARER)
+@optional_body
+@document_request(PartyCreate)
+@document_response(PartyOut, 201)
+@require_user
+async def create_party():
+    """Start a party; the caller is its host. Share `code` or `url` with the guests."""
+    body = await json_body(PartyCreate, optional=True)
+    user = await current_user()
+    party = await parties.create_party(user, body.name.strip())
+    return await party_json(party, user), 201
+
+
+@blueprint.get("/api/parties/<code>")
+@security_scheme(BEARER)
+@document_response(PartyOut, 200)
+@require_user
+async def get_party(code: str):
+    """A party's current state (versioned snapshot) and members."""
+    return await party_json(await parties.find_party(code), await current_user())
+
+
+@blueprint.post("/api/parties/<code>/join")
+@security_scheme(BEARER)
+@optional_body
+@document_request(JoinRequest)
+@document_response(JoinOut, 200)
+async def join_party(code: str):
+    """Join with a display name. Without an account a guest account is made for the caller:
+    the browser gets its session cookie, other clients the `access_token` in the answer."""
+    party = await parties.find_party(code)
+    body = await json_body(JoinRequest, optional=True)
+    name = body.display_name.strip() or "Guest"
+    user = await current_user()
+    access_token = None
+    if user is None:
+        # JSON only: a cross-site form cannot post it, so no site can sign a visitor in.
+        if request.mimetype != "application/json":
+            raise BadRequest("send a JSON body to join", code="invalid_request")
+        user = await create_guest(name)
+        pair = await tokens.issue_pair(user, current_host().settings.auth)
+        access_token = pair.to_json()["access_token"]
+    member = await parties.join(party, user, name)
+    answer = {**await party_json(party, user), "memberId": str(member.user_id),
+              "access_token": access_token}
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    if access_token is not None:
+        await start_web_session(response, user)
+    return response
+
+
+@blueprint.post("/api/parties/<code>/end")
+@security_scheme(BEARER)
+@document_response(Ended, 200)
+@require_user
+async def end_party(code: str):
+    """End the party (host only): every member is told, and `session_ended` fires."""
+    party = await parties.find_party(code)
+    await parties.end_by(party, await current_user())
+    return {"ok": True, "code": party.code}
+
+
+# -- the seed's track endpoints ----------------------------------------------------------
+
+
+@blueprint.post("/api/upload-track")
+@security_scheme(BEARER)
+@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
+@document_response(UploadedTrack, 200)
+@require_user
+async def upload_track():
+    """Upload an audio file (multipart field `audio`) for a party; the type is sniffed from
+    its bytes. Answers the seed's `{ok, trackId, trackUrl, filename}`."""
+    user = await current_user()
+    conf = parties.settings()
+    media, fields = await ingest_multipart(request, file_field="audio", purpose="party-track",
+                                      user=user, key_prefix="party/",
+                                      max_bytes=conf.max_track_bytes)
+    filename = clean_filename(fields.get("filename") or header_filename() or "track")
+    track = await PartyTrack.create(id=secrets.token_urlsafe(12), media=media, owner=user,
+                                    filename=filename, created_at=time.time())
+    return {"ok": True, "trackId": track.id, "trackUrl": f"/api/track/{track.id}",
+            "filename": track.filename}
+
+
+def header_filename() -> str:
+    # mediahub.uploads does not hand out the file part's own filename: clients send it as
+    # the `filename` form field or the URL-encoded `X-Filename` header.
+    return unquote(request.headers.get("X-Filename", ""))
+
+
+def clean_filename(name: str) -> str:
+    """A display name only (never a path): no directories, no control characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:200] or "track"
+
+
+@blueprint.route("/api/track/<track_id>", methods=["GET", "HEAD"])
+@security_scheme(BEARER)
+@media_route
+@require_user
+async def get_track(track_id: str) -> Response:
+    """The track's bytes with HTTP Range support (206 / 416 / 304)."""
+    track = await PartyTrack.get_or_none(id=track_id) if len(track_id) <= 32 else None
+    if track is None:
+        raise NotFound("no such track", code="track_not_found")
+    media = await track.media
+    return await media_response(media, await current_user())
+
+
+# -- pages ---------------------------------------------------------------------------------
+
+
+@blueprint.get("/party")
+@html_page
+async def party_home():
+    code = request.args.get("code", "")
+    if code.strip().isalnum() and len(code.strip()) <= 12:  # the join form without JavaScript
+        return redirect(f"/party/{code.strip().upper()}")
+    return await render_template("party/home.html")
+
+
+@blueprint.get("/party/<code>")
+@html_page
+async def party_page(code: str):
+    try:
+        party = await parties.find_party(code)
+    except NotFound:
+        return await render_template("party/home.html", missing=code[:12]), 404
+    user = await current_user()
+    state = parties.state_of(party)
+    is_host = user is not None and str(user.id) == state.host_id
+    return await render_template("party/party.html", party=party, is_host=is_host,
+                                 lead_ms=parties.settings().start_lead_ms)

@@ -1,0 +1,469 @@
+"""LocalDiskStorage: objects as files under one root, written atomically, served by signed URLs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import stat as stat_module
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mediahub.errors import ConfigProblem
+from mediahub.storage import InvalidKey, ObjectStat, PresignedUpload
+from mediahub.streaming import signed_media_url
+from mediahub.storage import check_key, guess_content_type
+from mediahub_local_disk.upload_policy import upload_policy_signature, verify_upload_policy
+
+__all__ = ["LocalDiskStorage", "LocalDiskSettings", "check_key", "verify_upload_policy"]
+
+READ_CHUNK = 1024 * 1024
+WRITE_BUFFER = 1024 * 1024
+TEMP_PREFIX = ".mh-"  # temp files start with a dot, and keys never do: list() skips them
+CONTENT_TYPE_XATTR = "user.mediahub.content_type"
+HOST_OPTIONS = ("name", "data_dir", "secret_key")
+CHECKED_DIRS_MAX = 10_000
+ROOT_OWNER_XATTR = "user.mediahub.backend"  # names the backend that owns a root directory
+NOWAIT_FLAG = getattr(os, "RWF_NOWAIT", 0)  # Linux >= 4.14
+
+class LocalDiskSettings(BaseModel):
+    """`[storage.<name>]` keys of a local-disk backend."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Where objects live; default <data_dir>/media.
+    root: Path | None = None
+    # An nginx `internal` location that maps to root (e.g. "/_mediahub_files/"): when set,
+    # signed /media/ downloads are handed to nginx with X-Accel-Redirect. See docs/nginx.md.
+    x_accel_redirect: str | None = None
+
+
+class LocalDiskStorage:
+    """Files under `root`. Every filesystem call that may wait for the disk runs in a
+    worker thread; reads whose bytes are all in the page cache are done on the loop
+    with RWF_NOWAIT (they cannot block), which is 3x cheaper than a thread hop."""
+
+    inline_cached_reads = True
+
+    def __init__(self, name: str, root: str | os.PathLike, secret_key: bytes,
+                 x_accel_redirect: str | None = None):
+        self.name = name
+        self.root = os.path.abspath(root)
+        self.secret_key = secret_key
+        self.x_accel_redirect = x_accel_redirect
+        self._real_root = os.path.realpath(self.root)
+        self._checked_dirs: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, options: dict[str, Any]) -> LocalDiskStorage:
+        own = {k: v for k, v in options.items() if k not in HOST_OPTIONS}
+        try:
+            settings = LocalDiskSettings.model_validate(own)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(p) for p in error["loc"]) or "root"
+            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+            raise ConfigProblem(key, message) from None
+        secret = options.get("secret_key")
+        if not secret:
+            raise ConfigProblem("secret_key", "the host did not pass its secret key")
+        if isinstance(secret, str):
+            secret = secret.encode()
+        root = settings.root or Path(options["data_dir"]) / "media"
+        return cls(options["name"], root, secret, settings.x_accel_redirect)
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._claim_root)
+        self._real_root = os.path.realpath(self.root)
+
+    def _claim_root(self) -> None:
+        """Mark root as this backend's (an xattr, so no file appears in it). Two backends
+        sharing a directory would each see the other's files as orphans without a ledger
+        row, and the sweep would delete them."""
+        os.makedirs(self.root, exist_ok=True)
+        owner = root_owner(self.root)
+        if owner is None:
+            with contextlib.suppress(OSError):  # a filesystem without user xattrs: no check
+                os.setxattr(self.root, ROOT_OWNER_XATTR, self.name.encode(), os.XATTR_CREATE)
+            owner = root_owner(self.root) or self.name
+        if owner != self.name:
+            raise ConfigProblem("root", f"{self.root} belongs to storage backend '{owner}'; "
+                                        f"give each backend its own root")
+
+    async def close(self) -> None:
+        return None
+
+    # -- paths ---------------------------------------------------------------------
+
+    def _path(self, key: str, *, for_reading: bool = False) -> str:
+        """The file for key; must run off the loop (it resolves symlinks)."""
+        check_key(key)
+        path = os.path.join(self.root, key)
+        directory = os.path.dirname(path)
+        if not (for_reading and directory in self._checked_dirs):
+            self._check_inside(directory)
+            if for_reading:
+                # realpath costs ~40 us per read; a directory seen inside once is remembered.
+                if len(self._checked_dirs) >= CHECKED_DIRS_MAX:
+                    self._checked_dirs.clear()
+                self._checked_dirs.add(directory)
+        return path
+
+    def _check_inside(self, directory: str) -> None:
+        real = os.path.realpath(directory)
+        if real != self._real_root and not real.startswith(self._real_root + os.sep):
+            raise InvalidKey("key resolves outside the storage root")
+
+    # -- writing -------------------------------------------------------------------
+
+    async def put(self, key: str, chunks: AsyncIterator[bytes], content_type: str,
+                  size: int | None = None) -> ObjectStat:
+        check_key(key)
+        opening = asyncio.get_running_loop().run_in_executor(None, self._open_temp, key, content_type)
+        try:
+            fd, temp_path, path = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                fd, temp_path, _ = await opening
+                os.close(fd)
+                os.unlink(temp_path)
+            raise
+        try:
+            written = 0
+            buffer = bytearray()
+            async for chunk in chunks:
+                buffer += chunk
+                if len(buffer) >= WRITE_BUFFER:
+                    # Few large writes: one thread hop per MiB, not per network chunk.
+                    await finish_in_thread(write_all, fd, buffer)
+                    written += len(buffer)
+                    buffer = bytearray()
+            if buffer:
+                await finish_in_thread(write_all, fd, buffer)
+                written += len(buffer)
+            if size is not None and written != size:
+                raise ValueError(f"put {key!r}: expected {size} bytes, got {written}")
+            await finish_in_thread(commit, fd, temp_path, path)
+        except BaseException:
+            # Synchronous on purpose: cleanup must happen even while being cancelled.
+            with contextlib.suppress(OSError):
+                os.unlink(temp_path)
+            raise
+        finally:
+            os.close(fd)
+        return await self.stat(key)
+
+    def _open_temp(self, key: str, content_type: str) -> tuple[int, str, str]:
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        for _ in range(5):  # a concurrent delete may remove an empty parent under us
+            created = make_dirs(directory, self.root)
+            self._check_inside(directory)
+            try:
+                fd, temp_path = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=directory)
+            except FileNotFoundError:
+                continue
+            for new_dir in created:
+                fsync_dir(os.path.dirname(new_dir))
+            break
+        else:
+            raise OSError(errno.ENOENT, "could not create the object's directory", directory)
+        os.fchmod(fd, 0o644)  # readable by a fronting nginx (X-Accel-Redirect)
+        with contextlib.suppress(OSError):
+            os.setxattr(fd, CONTENT_TYPE_XATTR, content_type.encode()[:255])
+        return fd, temp_path, path
+
+    # -- reading -------------------------------------------------------------------
+
+    async def stat(self, key: str) -> ObjectStat | None:
+        return await asyncio.to_thread(self._stat, key)
+
+    def _stat(self, key: str, path: str | None = None) -> ObjectStat | None:
+        path = path or self._path(key, for_reading=True)
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat_module.S_ISREG(info.st_mode):
+            return None
+        return ObjectStat(key=key, size=info.st_size, etag=f"{info.st_size:x}-{info.st_mtime_ns:x}",
+                          last_modified=info.st_mtime, content_type=read_content_type(path, key))
+
+    async def stat_and_read(self, key: str, choose, limit: int):
+        """One thread hop for a small response: stat, `choose(stat)` -> (start, end) or
+        None, and read that span if it is at most `limit` bytes.
+
+        Returns (stat or None, span, bytes or None); bytes is None when nothing was read
+        (no object, nothing to send, or a span too large: stream it with open_range).
+        An optional fast path that the /media/ gateway uses when a backend has it.
+        """
+        if self.inline_cached_reads and limit <= READ_CHUNK:
+            # A thread hop costs more than the read itself when the bytes are in the page
+            # cache (GIL hand-offs: measured 300 us vs 90 us per 64 KiB range). RWF_NOWAIT
+            # reads them on the loop only if no disk I/O is needed; else a thread does it.
+            try:
+                return self._stat_and_read(key, choose, limit, only_cached=True)
+            except WouldBlock:
+                pass
+        return await finish_in_thread(self._stat_and_read, key, choose, limit)
+
+    def _stat_and_read(self, key: str, choose, limit: int, only_cached: bool = False):
+        path = self._path(key, for_reading=True)
+        info = self._stat(key, path)
+        if info is None:
+            return None, None, None
+        span = choose(info)
+        if span is None or span[1] - span[0] + 1 > limit:
+            return info, span, None
+        start, end = span
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            if only_cached:
+                data = read_cached(fd, end - start + 1, start)
+            else:
+                data = os.pread(fd, end - start + 1, start)
+        finally:
+            os.close(fd)
+        return info, span, data
+
+    async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        if start < 0 or end < start:
+            raise ValueError(f"bad range {start}-{end}")
+        # The first hop opens and reads; a small range is done in that one hop.
+        fd, chunk = await finish_in_thread(self._open_and_read, key, start, end)
+        try:
+            position = start + len(chunk)
+            if chunk:
+                yield chunk
+            while position <= end and chunk:
+                want = min(READ_CHUNK, end - position + 1)
+                chunk = await self._read_chunk(fd, want, position)
+                if not chunk:
+                    break  # the file shrank: stop rather than spin
+                position += len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    async def _read_chunk(self, fd: int, size: int, offset: int) -> bytes:
+        if self.inline_cached_reads:
+            try:
+                chunk = read_cached(fd, size, offset)
+            except WouldBlock:
+                pass
+            else:
+                # Let other tasks run between chunks, as a thread hop would: a consumer
+                # whose sends never block (a dead client) must still see its disconnect.
+                await asyncio.sleep(0)
+                return chunk
+        return await finish_in_thread(os.pread, fd, size, offset)
+
+    def _open_and_read(self, key: str, start: int, end: int) -> tuple[int, bytes]:
+        path = self._path(key, for_reading=True)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            return fd, os.pread(fd, min(READ_CHUNK, end - start + 1), start)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    async def list(self, prefix: str = "") -> AsyncIterator[ObjectStat]:
+        check_key(prefix, prefix=True)
+        base = prefix.rpartition("/")[0]
+        pending = [base]
+        while pending:
+            relative = pending.pop()
+            entries = await asyncio.to_thread(self._scan, relative)
+            for key, is_dir, info in entries:
+                if is_dir:
+                    if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
+                        pending.append(key)
+                elif key.startswith(prefix):
+                    yield info
+
+    def _scan(self, relative: str) -> list[tuple[str, bool, ObjectStat | None]]:
+        directory = os.path.join(self.root, relative) if relative else self.root
+        try:
+            self._check_inside(directory)
+            scanner = os.scandir(directory)
+        except (FileNotFoundError, NotADirectoryError, InvalidKey):
+            return []
+        found = []
+        with scanner:
+            for entry in scanner:
+                if entry.name.startswith("."):
+                    continue  # temp files of writes in progress (and anything hidden)
+                key = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if root_owner(entry.path) is None:
+                        found.append((key, True, None))  # else another backend's root
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    found.append((key, False, ObjectStat(
+                        key=key, size=info.st_size, etag=f"{info.st_size:x}-{info.st_mtime_ns:x}",
+                        last_modified=info.st_mtime, content_type=guess_content_type(key))))
+        return found
+
+    # -- deleting ------------------------------------------------------------------
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._delete, key)
+
+    def _delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        self._prune_empty_dirs(os.path.dirname(path))
+
+    def _prune_empty_dirs(self, directory: str) -> None:
+        while os.path.abspath(directory) != self.root:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                return  # not empty (or already gone): stop climbing
+            directory = os.path.dirname(directory)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        check_key(prefix, prefix=True)
+        keys = [info.key async for info in self.list(prefix)]
+        for key in keys:
+            await self.delete(key)
+        return len(keys)
+
+    async def sweep_temp_files(self, older_than: float) -> int:
+        """Remove temp files of writes that died (a crash) before `older_than` (unix time)."""
+        return await asyncio.to_thread(self._sweep_temp_files, older_than)
+
+    def _sweep_temp_files(self, older_than: float) -> int:
+        removed = 0
+        for directory, _, names in os.walk(self.root):
+            for name in names:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = os.path.join(directory, name)
+                with contextlib.suppress(OSError):
+                    if os.stat(path, follow_symlinks=False).st_mtime < older_than:
+                        os.unlink(path)
+                        removed += 1
+        return removed
+
+    # -- URLs ----------------------------------------------------------------------
+
+    async def url(self, key: str, expires_in: int) -> str | None:
+        check_key(key)
+        return signed_media_url(self.secret_key, self.name, key, int(time.time()) + int(expires_in))
+
+    async def presign_upload(self, key: str, content_type: str, max_size: int,
+                             expires_in: int) -> PresignedUpload:
+        """A signed policy (like an S3 presigned POST) for `POST /media/upload/<backend>`."""
+        check_key(key)
+        fields = {"backend": self.name, "key": key, "content_type": content_type,
+                  "max_size": str(int(max_size)), "exp": str(int(time.time()) + int(expires_in))}
+        fields["sig"] = upload_policy_signature(self.secret_key, fields)
+        return PresignedUpload(url=f"/media/upload/{quote(self.name, safe='')}", fields=fields)
+
+    def verify_upload_policy(self, fields: dict[str, str]) -> tuple[str, str, int]:
+        return verify_upload_policy(self.secret_key, fields, backend=self.name)
+
+    def accel_redirect(self, key: str) -> str | None:
+        """The nginx internal URI for key when X-Accel-Redirect hand-off is configured."""
+        if not self.x_accel_redirect:
+            return None
+        return f"{self.x_accel_redirect.rstrip('/')}/{quote(key, safe='/')}"
+
+
+async def finish_in_thread(function, *args):
+    """Run function in a worker thread; if cancelled, still wait for it before returning.
+
+    The caller closes the file descriptor afterwards: closing it while a thread still
+    reads or writes it could hit another file that reused the number.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, function, *args)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await future
+        raise
+
+
+_scratch = threading.local()
+
+
+class WouldBlock(Exception):
+    """The bytes are not all in the page cache: read them in a worker thread instead."""
+
+
+def read_cached(fd: int, size: int, offset: int) -> bytes:
+    """pread that never waits for the disk: WouldBlock unless every byte is cached."""
+    if not NOWAIT_FLAG:
+        raise WouldBlock()
+    # One scratch buffer per thread, copied out at once: a fresh 1 MiB buffer per read
+    # costs more in page faults than the copy itself.
+    scratch = getattr(_scratch, "buffer", None)
+    if scratch is None or len(scratch) < size:
+        scratch = _scratch.buffer = bytearray(max(size, READ_CHUNK))
+    view = memoryview(scratch)[:size]
+    try:
+        count = os.preadv(fd, [view], offset, NOWAIT_FLAG)
+    except OSError as exc:  # EAGAIN: not cached; EOPNOTSUPP: this filesystem cannot say
+        raise WouldBlock() from exc
+    if count != size:
+        raise WouldBlock()  # partly cached (or the file shrank): let a thread sort it out
+    return view.tobytes()
+
+
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def commit(fd: int, temp_path: str, path: str) -> None:
+    """Make the temp file the object: data on disk, then the rename, then the rename on disk."""
+    os.fsync(fd)
+    os.replace(temp_path, path)
+    fsync_dir(os.path.dirname(path))
+
+
+def fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(directory: str, root: str) -> list[str]:
+    """os.makedirs that returns the directories it created (their parents need an fsync)."""
+    missing = []
+    current = directory
+    while not os.path.isdir(current) and os.path.abspath(current) != root:
+        missing.append(current)
+        current = os.path.dirname(current)
+    for new_dir in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(new_dir)
+    return list(reversed(missing))
+
+
+def root_owner(directory: str) -> str | None:
+    try:
+        return os.getxattr(directory, ROOT_OWNER_XATTR, follow_symlinks=False).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_content_type(path: str, key: str) -> str:
+    try:
+        return os.getxattr(path, CONTENT_TYPE_XATTR, follow_symlinks=False).decode()
+    except (OSError, UnicodeDecodeError):
+        return guess_content_type(key)

@@ -1,0 +1,1 @@
+"""Tortoise migrations of the s3-renders plugin."""

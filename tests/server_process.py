@@ -1,0 +1,59 @@
+"""Run `mediahub serve` as a real process on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """`with ServerProcess(data_dir) as server: server.url` — stopped (SIGTERM) on exit."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, config: Path | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "MEDIAHUB__SERVER__DATA_DIR": str(data_dir), **(env or {})}
+        self.args = [sys.executable, "-m", "mediahub.cli"]
+        if config is not None:
+            self.args += ["-c", str(config)]
+        self.args += ["serve", "--port", str(self.port)]
+        self.log_path = Path(data_dir).parent / f"server-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "ServerProcess":
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.__exit__()
+        raise RuntimeError(f"server did not answer: {self.log_path.read_text()}")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text()

@@ -1,0 +1,126 @@
+"""The `mediahub` command as a self-hoster uses it: serve, config, cleanup, user, plugin commands."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mediahub.cli import main
+
+PLUGIN_DIRS = Path(__file__).parent / "plugins"
+
+
+def config_file(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "mediahub.toml"
+    path.write_text(f'[server]\ndata_dir = "{tmp_path}/data"\n{extra}', encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_starts_a_working_server_on_the_embedded_default(tmp_path):
+    port = free_port()
+    env = {**os.environ, "MEDIAHUB__SERVER__DATA_DIR": str(tmp_path / "data")}
+    server = subprocess.Popen([sys.executable, "-m", "mediahub.cli", "serve", "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    body = resp.read().decode()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    break
+                time.sleep(0.1)
+        assert body is not None, server.stdout.read() if server.poll() is not None else "no answer"
+        assert '"status":"ok"' in body.replace(" ", "")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+            assert resp.status == 200 and b"<html" in resp.read().lower()
+        assert (tmp_path / "data" / "mediahub.sqlite3").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_config_check_exits_non_zero_listing_every_problem(tmp_path):
+    path = config_file(tmp_path, "prot = 1\n[storage.main]\ntype = \"s4\"\n[storage]\ndefault = \"main\"\n")
+    result = CliRunner().invoke(main, ["-c", str(path), "config", "check"])
+    assert result.exit_code == 1
+    assert "server.prot: unknown key; did you mean 'port'?" in result.output
+    assert "storage.main.type: unknown backend type 's4'" in result.output
+    assert "2 problem(s) found" in result.output
+
+
+def test_config_check_passes_on_a_good_file(tmp_path):
+    result = CliRunner().invoke(main, ["-c", str(config_file(tmp_path)), "config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "config ok" in result.output
+
+
+def test_config_show_masks_secrets(tmp_path):
+    path = config_file(tmp_path, 'secret_key = { env = "MH_SECRET" }\n')
+    result = CliRunner().invoke(main, ["-c", str(path), "config", "show"], env={"MH_SECRET": "topsecret"})
+    assert result.exit_code == 0, result.output
+    assert "topsecret" not in result.output
+    assert '"secret_key": "********"' in result.output
+
+
+def test_plugin_commands_join_the_cli(tmp_path):
+    path = config_file(tmp_path, f'[plugins]\ndirs = ["{PLUGIN_DIRS / "command_dir"}"]\n')
+    result = CliRunner().invoke(main, ["-c", str(path), "shout", "hello"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "HELLO!"
+
+
+def test_user_create_then_login_works(tmp_path):
+    path = config_file(tmp_path)
+    created = CliRunner().invoke(main, ["-c", str(path), "user", "create", "admin1", "--admin"],
+                                 input="a-long-password\na-long-password\n")
+    assert created.exit_code == 0, created.output
+    assert "created user admin1 (admin)" in created.output
+    again = CliRunner().invoke(main, ["-c", str(path), "user", "create", "admin1"],
+                               input="a-long-password\na-long-password\n")
+    assert again.exit_code != 0
+
+
+def test_cleanup_command_runs_a_sweep(tmp_path):
+    result = CliRunner().invoke(main, ["-c", str(config_file(tmp_path)), "cleanup"])
+    assert result.exit_code == 0, result.output
+    assert "swept:" in result.output
+
+
+def websocket_handshake(port: int) -> bytes:
+    request = (f"GET /ws/echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request.encode())
+        return sock.recv(4096).lower()
+
+
+def test_serve_offers_no_websocket_compression_unless_configured(tmp_path):
+    from tests.server_process import ServerProcess
+
+    plugins = {"MEDIAHUB__PLUGINS__DIRS": f'["{PLUGIN_DIRS / "ws_echo_dir"}"]'}
+    with ServerProcess(tmp_path / "plain", env=plugins) as server:
+        plain = websocket_handshake(server.port)
+    with ServerProcess(tmp_path / "deflate",
+                       env={**plugins, "MEDIAHUB__SERVER__WEBSOCKET_COMPRESSION": "true"}) as server:
+        deflate = websocket_handshake(server.port)
+    assert plain.startswith(b"http/1.1 101") and deflate.startswith(b"http/1.1 101")
+    assert b"sec-websocket-extensions" not in plain
+    assert b"sec-websocket-extensions: permessage-deflate" in deflate

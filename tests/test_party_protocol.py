@@ -1,0 +1,168 @@
+"""The party protocol and clock math as plain functions: versions, positions, offsets, drift."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from mediahub_listen_party import clock, protocol
+from mediahub_listen_party.protocol import PartyState, ProtocolError
+
+TRACK = {"trackId": "t1", "trackUrl": "/api/track/t1", "filename": "song.mp3"}
+
+
+def host_state(**kw) -> PartyState:
+    return PartyState(version=1, host_id="host", **kw)
+
+
+def command(kind: str, version: int, **fields) -> dict:
+    return protocol.parse_frame(json.dumps({"t": kind, "version": version, **fields}))
+
+
+def test_play_is_scheduled_a_lead_ahead_and_position_follows_server_time():
+    state, message = protocol.apply_command(host_state(track=TRACK), command("HOST_PLAY", 1),
+                                            "host", now_ms=10_000, lead_ms=500)
+    assert message["t"] == "PLAY" and message["serverTimestamp"] == 10_500
+    assert message["positionSec"] == 0 and message["version"] == 2 == state.version
+    assert protocol.position_at(state, 10_200) == 0  # before the scheduled start
+    assert protocol.position_at(state, 40_500) == pytest.approx(30.0)  # mid-track join
+
+
+def test_pause_freezes_the_position_and_seek_keeps_paused():
+    playing = PartyState(version=3, host_id="host", track=TRACK, playing=True,
+                         position_sec=5.0, anchor_ms=1_000)
+    paused, message = protocol.apply_command(playing, command("HOST_PAUSE", 3), "host", 3_500, 500)
+    assert message["t"] == "PAUSE" and not paused.playing
+    assert paused.position_sec == pytest.approx(7.5)
+    assert protocol.position_at(paused, 99_999) == pytest.approx(7.5)
+    moved, message = protocol.apply_command(paused, command("HOST_SEEK", 4, positionSec=60),
+                                            "host", 4_000, 500)
+    assert message["t"] == "SEEK" and not moved.playing and moved.position_sec == 60
+
+
+def test_seek_while_playing_restarts_after_the_lead():
+    playing = PartyState(version=3, host_id="host", track=TRACK, playing=True, anchor_ms=0)
+    moved, _ = protocol.apply_command(playing, command("HOST_SEEK", 3, positionSec=90),
+                                      "host", 10_000, 400)
+    assert moved.playing and moved.anchor_ms == 10_400
+    assert protocol.position_at(moved, 11_400) == pytest.approx(91.0)
+
+
+def test_a_stale_version_is_refused():
+    state = host_state(track=TRACK)
+    with pytest.raises(ProtocolError) as refused:
+        protocol.apply_command(state, command("HOST_PLAY", 0), "host", 0, 0)
+    assert refused.value.code == "stale_version"
+
+
+def test_only_the_host_commands_and_handoff_moves_the_role():
+    state = host_state(track=TRACK)
+    with pytest.raises(ProtocolError) as refused:
+        protocol.apply_command(state, command("HOST_PAUSE", 1), "guest", 0, 0)
+    assert refused.value.code == "not_host"
+    handed, message = protocol.apply_command(state, command("HOST_HANDOFF", 1, memberId="guest"),
+                                             "host", 0, 0)
+    assert message["t"] == "HOST_CHANGED" and handed.host_id == "guest"
+    with pytest.raises(ProtocolError):
+        protocol.apply_command(handed, command("HOST_PAUSE", 2), "host", 0, 0)
+
+
+def test_track_selection_uses_the_servers_track_and_resets_to_paused_zero():
+    state = PartyState(version=5, host_id="host", track=TRACK, playing=True, position_sec=40)
+    other = {"trackId": "t2", "trackUrl": "/api/track/t2", "filename": "b.mp3"}
+    new, message = protocol.apply_command(state, command("HOST_TRACK_SELECTED", 5, trackId="t2"),
+                                          "host", 1_000, 0, track=other)
+    assert message["t"] == "TRACK_SELECTED" and message["trackUrl"] == "/api/track/t2"
+    assert not new.playing and new.position_sec == 0
+    with pytest.raises(ProtocolError) as refused:
+        protocol.apply_command(new, command("HOST_TRACK_SELECTED", 6, trackId="zz"), "host", 0, 0)
+    assert refused.value.code == "no_such_track"
+
+
+def test_play_without_a_track_is_refused():
+    with pytest.raises(ProtocolError) as refused:
+        protocol.apply_command(host_state(), command("HOST_PLAY", 1), "host", 0, 0)
+    assert refused.value.code == "no_track"
+
+
+@pytest.mark.parametrize("frame", [
+    b"bytes", "x" * 5000, "not json", "[1]", '{"t": "NOPE"}', '{"t": "HOST_PLAY"}',
+    '{"t": "HOST_PLAY", "version": true}', '{"t": "HOST_SEEK", "version": 1, "positionSec": -1}',
+    '{"t": "HOST_SEEK", "version": 1, "positionSec": "3"}', '{"t": "PING", "t0": NaN}',
+    '{"t": "HOST_TRACK_SELECTED", "version": 1, "trackId": ""}', "[" * 100_000,
+    '{"t": "SYNC_REPORT", "offsetMs": 1, "driftMs": 1}',
+])
+def test_malformed_frames_are_refused(frame):
+    with pytest.raises(ProtocolError):
+        protocol.parse_frame(frame)
+
+
+def test_state_round_trips_through_json():
+    state = PartyState(version=7, host_id="h", track=TRACK, playing=True, position_sec=3.5,
+                       anchor_ms=123.0)
+    assert PartyState.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+def test_pong_echoes_the_client_time():
+    assert protocol.pong({"t": "PING", "t0": 5}, 10, 11) == {"t": "PONG", "t0": 5, "t1": 10, "t2": 11}
+
+
+# -- clock ---------------------------------------------------------------------------------
+
+
+def test_offset_of_a_symmetric_ping_is_exact_even_for_a_clock_minutes_off():
+    # The client's clock is 90 s behind the server; 10 ms each way.
+    sample = clock.ClockSample(t0=0, t1=90_010, t2=90_011, t3=21)
+    assert sample.offset == pytest.approx(90_000) and sample.rtt == pytest.approx(20)
+
+
+def test_the_fastest_samples_win_over_queued_ones():
+    rng = random.Random(1)
+    true_offset = -90_000.0
+    samples = []
+    for i in range(12):
+        up, down = 2 + rng.random(), 2 + rng.random()
+        if i % 3 == 0:
+            up += 200  # a ping stuck behind a queue: asymmetric, hugely off
+        t0 = i * 100.0
+        t1 = t0 + up + true_offset
+        samples.append(clock.ClockSample(t0, t1, t1 + 0.1, t0 + up + 0.1 + down))
+    estimate = clock.estimate_offset(samples)
+    assert abs(estimate.offset_ms - true_offset) < 1.0
+    assert estimate.rtt_ms < 7 and estimate.samples == 12
+    naive = sum(s.offset for s in samples) / len(samples)
+    assert abs(naive - true_offset) > 20
+
+
+def test_estimate_needs_samples():
+    with pytest.raises(ValueError):
+        clock.estimate_offset([])
+
+
+def test_drift_policy_deadband_rate_and_seek():
+    assert clock.correction(3).action == "none"
+    behind = clock.correction(-40)
+    assert behind.action == "rate" and 1.0 < behind.rate <= 1.0 + clock.MAX_RATE_DELTA
+    ahead = clock.correction(40)
+    assert ahead.action == "rate" and ahead.rate == pytest.approx(2 - behind.rate)
+    assert clock.correction(200).rate == pytest.approx(1 - clock.MAX_RATE_DELTA)
+    assert clock.correction(-600).action == "seek"
+
+
+@pytest.mark.parametrize("start", [100.0, -200.0, 249.0])
+def test_rate_correction_absorbs_any_drift_below_the_seek_threshold_within_six_seconds(start):
+    drift, step_ms = start, 100.0  # re-evaluated every 100 ms of playback
+    for _ in range(int(6000 / step_ms)):
+        fix = clock.correction(drift)
+        if fix.action == "none":
+            break
+        drift += (fix.rate - 1.0) * step_ms  # faster playback moves the guest ahead
+    assert abs(drift) < clock.DEADBAND_MS
+
+
+def test_sync_quality_levels():
+    assert clock.sync_quality(5, 2) == "Good"
+    assert clock.sync_quality(-50, 2) == "Medium"
+    assert clock.sync_quality(10, 300) == "Poor"

@@ -1,0 +1,523 @@
+"""Range and conditional responses: the pure rules, the /media/ gateway, and a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+import time
+
+import pytest
+from quart import Blueprint
+
+from mediahub import hookimpl
+from mediahub.app import create_app
+from mediahub.host import current_host
+from mediahub.storage import ObjectStat
+from mediahub.streaming import (ByteRange, Unsatisfiable, http_date, media_response,
+                                parse_range, play_url, plan_response)
+from mediahub.testing import make_settings
+from mediahub_local_disk.backend import LocalDiskStorage
+from tests.storage_contract import chunked
+
+MiB = 1024 * 1024
+STAT = ObjectStat(key="a.mp3", size=1000, etag="abc", last_modified=1_700_000_000.0,
+                  content_type="audio/mpeg")
+
+
+# --------------------------------------------------------------------------------------
+# parse_range
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header,expected", [
+    ("bytes=0-99", ByteRange(0, 99)),
+    ("bytes=0-", ByteRange(0, 999)),
+    ("bytes=500-", ByteRange(500, 999)),
+    ("bytes=-500", ByteRange(500, 999)),
+    ("bytes=-5000", ByteRange(0, 999)),  # a suffix longer than the object is all of it
+    ("bytes=990-5000", ByteRange(990, 999)),  # clipped at the end
+    ("bytes=999-999", ByteRange(999, 999)),
+    ("BYTES = 1-2", ByteRange(1, 2)),
+    ("bytes=0-9, 10-19", ByteRange(0, 19)),  # adjacent ranges coalesce
+    ("bytes=0-50,20-30", ByteRange(0, 50)),  # overlapping ranges coalesce
+    ("bytes=0-9,5000-6000", ByteRange(0, 9)),  # the unsatisfiable one is dropped
+])
+def test_parse_range_selects_bytes(header, expected):
+    assert parse_range(header, 1000) == expected
+
+
+@pytest.mark.parametrize("header", [
+    None, "", "bytes", "bytes=", "bytes=-", "bytes=abc", "bytes=5-1", "items=0-1",
+    "bytes=0-1-2", "bytes=1 -2", "bytes=+1-2", "bytes=0x1-2", "bytes=١-٢",
+    "bytes=0-9,20-29",  # disjoint ranges: the whole object with 200, not multipart
+    "bytes=" + ",".join(f"{n}-{n}" for n in range(100)),  # too many ranges
+])
+def test_parse_range_ignores_what_it_cannot_use(header):
+    assert parse_range(header, 1000) is None
+
+
+@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=5000-6000", "bytes=-0",
+                                    "bytes=1000-1000,2000-"])
+def test_parse_range_unsatisfiable(header):
+    with pytest.raises(Unsatisfiable):
+        parse_range(header, 1000)
+
+
+def test_parse_range_on_an_empty_object():
+    with pytest.raises(Unsatisfiable):
+        parse_range("bytes=0-", 0)
+    assert parse_range("bytes=-10", 0) is None  # the whole (empty) object, with 200
+
+
+# --------------------------------------------------------------------------------------
+# plan_response
+# --------------------------------------------------------------------------------------
+
+
+def headers_of(plan) -> dict[str, str]:
+    return dict(plan.headers)
+
+
+def test_plan_whole_object():
+    plan = plan_response("GET", {}, STAT)
+    assert plan.status == 200 and plan.send_body and plan.byte_range is None
+    headers = headers_of(plan)
+    assert headers["Accept-Ranges"] == "bytes"
+    assert headers["Content-Length"] == "1000"
+    assert headers["ETag"] == '"abc"'
+    assert headers["Content-Type"] == "audio/mpeg"
+    assert headers["Last-Modified"] == "Tue, 14 Nov 2023 22:13:20 GMT"
+    assert "Content-Range" not in headers
+
+
+def test_plan_suffix_range():
+    plan = plan_response("GET", {"range": "bytes=-100"}, STAT)
+    assert plan.status == 206 and plan.byte_range == ByteRange(900, 999)
+    assert headers_of(plan)["Content-Range"] == "bytes 900-999/1000"
+    assert headers_of(plan)["Content-Length"] == "100"
+    assert headers_of(plan)["Accept-Ranges"] == "bytes"
+
+
+def test_plan_unsatisfiable():
+    plan = plan_response("GET", {"range": "bytes=1000-"}, STAT)
+    assert plan.status == 416 and not plan.send_body
+    assert headers_of(plan)["Content-Range"] == "bytes */1000"
+    assert headers_of(plan)["Accept-Ranges"] == "bytes"
+    assert plan.error[0] == "range_not_satisfiable"
+
+
+def test_plan_garbage_range_is_ignored():
+    plan = plan_response("GET", {"range": "bytes=oops"}, STAT)
+    assert plan.status == 200 and headers_of(plan)["Content-Length"] == "1000"
+
+
+def test_plan_multiple_disjoint_ranges_send_everything():
+    plan = plan_response("GET", {"range": "bytes=0-1,500-501"}, STAT)
+    assert plan.status == 200 and plan.byte_range is None
+
+
+def test_plan_zero_length_object():
+    empty = ObjectStat(key="e", size=0, etag="e0", last_modified=1.0)
+    plan = plan_response("GET", {}, empty)
+    assert plan.status == 200 and not plan.send_body
+    assert headers_of(plan)["Content-Length"] == "0"
+    assert plan_response("GET", {"range": "bytes=0-"}, empty).status == 416
+    assert headers_of(plan_response("GET", {"range": "bytes=0-"}, empty))["Content-Range"] == "bytes */0"
+
+
+def test_plan_head_ignores_range_but_sends_the_same_headers():
+    plan = plan_response("HEAD", {"range": "bytes=0-9"}, STAT)
+    assert plan.status == 200 and headers_of(plan)["Content-Length"] == "1000"
+
+
+@pytest.mark.parametrize("headers", [
+    {"if-none-match": '"abc"'},
+    {"if-none-match": 'W/"abc"'},
+    {"if-none-match": '"zzz", "abc"'},
+    {"if-none-match": "*"},
+    {"if-modified-since": http_date(1_700_000_000)},
+    {"if-modified-since": http_date(1_800_000_000)},
+])
+def test_plan_not_modified(headers):
+    plan = plan_response("GET", {**headers, "range": "bytes=0-9"}, STAT)
+    assert plan.status == 304 and not plan.send_body
+    assert headers_of(plan)["ETag"] == '"abc"'
+    assert headers_of(plan)["Accept-Ranges"] == "bytes"
+    assert "Content-Length" not in headers_of(plan)
+
+
+@pytest.mark.parametrize("headers", [
+    {"if-none-match": '"other"'},
+    {"if-modified-since": http_date(1_600_000_000)},
+    {"if-modified-since": "not a date"},
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+    {"if-none-match": '"other"', "if-modified-since": http_date(1_800_000_000)},
+])
+def test_plan_modified(headers):
+    assert plan_response("GET", headers, STAT).status == 200
+
+
+def test_plan_if_range():
+    ranged = {"range": "bytes=0-9"}
+    assert plan_response("GET", {**ranged, "if-range": '"abc"'}, STAT).status == 206
+    assert plan_response("GET", {**ranged, "if-range": '"stale"'}, STAT).status == 200
+    assert plan_response("GET", {**ranged, "if-range": 'W/"abc"'}, STAT).status == 200
+    assert plan_response("GET", {**ranged, "if-range": http_date(1_700_000_000)}, STAT).status == 206
+    assert plan_response("GET", {**ranged, "if-range": http_date(1_600_000_000)}, STAT).status == 200
+    assert plan_response("GET", {**ranged, "if-range": "garbage"}, STAT).status == 200
+    # A stale If-Range also turns a would-be 416 into the whole object.
+    stale = {"range": "bytes=5000-", "if-range": '"stale"'}
+    assert plan_response("GET", stale, STAT).status == 200
+
+
+def test_plan_preconditions():
+    assert plan_response("GET", {"if-match": '"abc"'}, STAT).status == 200
+    assert plan_response("GET", {"if-match": '"zzz"'}, STAT).status == 412
+    old = http_date(1_600_000_000)
+    assert plan_response("GET", {"if-unmodified-since": old}, STAT).status == 412
+
+
+# --------------------------------------------------------------------------------------
+# The /media/ gateway through the app
+# --------------------------------------------------------------------------------------
+
+PAYLOAD = os.urandom(3 * MiB + 123)
+
+
+@pytest.fixture
+async def app(mediahub_app_factory):
+    return await mediahub_app_factory()
+
+
+@pytest.fixture
+async def media_url(app):
+    storage = app.extensions["mediahub"].storage.default
+    await storage.put("tracks/song.mp3", chunked(PAYLOAD), "audio/mpeg")
+    return await storage.url("tracks/song.mp3", 300)
+
+
+async def test_gateway_serves_the_whole_object(app, media_url):
+    response = await app.test_client().get(media_url)
+    assert response.status_code == 200
+    assert await response.get_data() == PAYLOAD
+    assert response.headers["Content-Type"] == "audio/mpeg"
+    assert response.headers["Content-Length"] == str(len(PAYLOAD))
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["ETag"]
+
+
+@pytest.mark.parametrize("header,start,end", [
+    ("bytes=0-0", 0, 0),
+    ("bytes=-500", len(PAYLOAD) - 500, len(PAYLOAD) - 1),
+    ("bytes=1048570-", 1048570, len(PAYLOAD) - 1),
+    ("bytes=100-2097251", 100, 2097251),
+])
+async def test_gateway_ranges(app, media_url, header, start, end):
+    response = await app.test_client().get(media_url, headers={"Range": header})
+    assert response.status_code == 206
+    assert await response.get_data() == PAYLOAD[start:end + 1]
+    assert response.headers["Content-Range"] == f"bytes {start}-{end}/{len(PAYLOAD)}"
+    assert response.headers["Accept-Ranges"] == "bytes"
+
+
+async def test_gateway_unsatisfiable_range(app, media_url):
+    response = await app.test_client().get(media_url, headers={"Range": f"bytes={len(PAYLOAD)}-"})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(PAYLOAD)}"
+    assert response.headers.getlist("Accept-Ranges") == ["bytes"]
+    assert (await response.get_json())["error"]["code"] == "range_not_satisfiable"
+
+
+async def raw_asgi(app, method: str, url: str, headers: dict[str, str] = {}):
+    """(status, headers, body) exactly as the app sent them (the test client recomputes
+    Content-Length from the body it received, which hides what a HEAD answered)."""
+    path, _, query = url.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query.encode(), "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80),
+             "headers": [(b"host", b"localhost")] + [(k.lower().encode(), v.encode())
+                                                     for k, v in headers.items()]}
+    sent = []
+    requested = False
+
+    async def receive():
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client never goes away
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = sent[0]
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body
+
+
+async def test_gateway_head(app, media_url):
+    status, headers, body = await raw_asgi(app, "HEAD", media_url)
+    assert status == 200
+    assert headers["content-length"] == str(len(PAYLOAD))
+    assert headers["accept-ranges"] == "bytes"
+    assert headers["content-type"] == "audio/mpeg"
+    assert body == b""
+    status, headers, _ = await raw_asgi(app, "HEAD", media_url, {"Range": "bytes=0-9"})
+    assert status == 200 and headers["content-length"] == str(len(PAYLOAD))
+
+
+async def test_gateway_conditional(app, media_url):
+    client = app.test_client()
+    etag = (await client.head(media_url)).headers["ETag"]
+    response = await client.get(media_url, headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert await response.get_data() == b""
+    stale = await client.get(media_url, headers={"Range": "bytes=0-9", "If-Range": '"old"'})
+    assert stale.status_code == 200 and len(await stale.get_data()) == len(PAYLOAD)
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda url: url.replace("sig=", "sig=0"),
+    lambda url: url.replace("song.mp3", "other.mp3"),
+    lambda url: url.split("?")[0],
+    lambda url: url.replace("exp=", "exp=9"),
+    lambda url: url.replace("/media/local/", "/media/elsewhere/"),
+])
+async def test_gateway_refuses_tampered_links(app, media_url, tamper):
+    response = await app.test_client().get(tamper(media_url), headers={"Range": "bytes=0-9"})
+    assert response.status_code == 403
+    assert (await response.get_json())["error"]["code"] == "forbidden"
+    assert response.headers["Accept-Ranges"] == "bytes"
+
+
+async def test_gateway_refuses_expired_links(app):
+    storage = app.extensions["mediahub"].storage.default
+    await storage.put("tracks/old.mp3", chunked(b"x"), "audio/mpeg")
+    url = await storage.url("tracks/old.mp3", -10)
+    response = await app.test_client().get(url)
+    assert response.status_code == 403
+    assert (await response.get_json())["error"] == {"code": "forbidden", "message": "link expired"}
+
+
+async def test_gateway_missing_object(app):
+    storage = app.extensions["mediahub"].storage.default
+    url = await storage.url("tracks/never-stored.mp3", 60)
+    response = await app.test_client().get(url)
+    assert response.status_code == 404
+    assert (await response.get_json())["error"]["code"] == "not_found"
+    assert response.headers["Accept-Ranges"] == "bytes"
+
+
+async def test_gateway_leaves_other_paths_to_the_app(app):
+    assert (await app.test_client().get("/media")).status_code == 404
+    response = await app.test_client().get("/media/local")
+    assert response.status_code == 404
+    assert (await response.get_json())["error"]["code"] == "not_found"
+
+
+# --------------------------------------------------------------------------------------
+# media_response and play_url from a plugin route
+# --------------------------------------------------------------------------------------
+
+
+class TrackRoutePlugin:
+    """A plugin route serving ledger objects, the way listen-party serves /api/track/<id>."""
+
+    def __init__(self):
+        self.started: list = []
+
+    @hookimpl
+    def register_routes(self, app):
+        routes = Blueprint("test_tracks", __name__)
+
+        @routes.route("/test/track/<media_id>", methods=["GET", "HEAD"])
+        async def track(media_id):
+            return await media_response(await current_host().ledger.get(media_id))
+
+        @routes.route("/test/play/<media_id>")
+        async def play(media_id):
+            return {"url": await play_url(await current_host().ledger.get(media_id))}
+
+        return [routes]
+
+    @hookimpl
+    def stream_started(self, media, user, byte_range):
+        self.started.append((str(media.id), byte_range))
+
+
+async def stored_media(host, key: str, data: bytes):
+    media = await host.ledger.begin(backend="local", key=key, purpose="track",
+                                    content_type="audio/mpeg")
+    stat = await host.storage.default.put(key, chunked(data), "audio/mpeg")
+    return await host.ledger.finalise(media, size=stat.size, sha256=hashlib.sha256(data).hexdigest())
+
+
+async def test_media_response_from_a_plugin_route(mediahub_app_factory):
+    plugin = TrackRoutePlugin()
+    app = await mediahub_app_factory(plugins=[("tracks", plugin)])
+    media = await stored_media(app.extensions["mediahub"], "t/song.mp3", PAYLOAD)
+    client = app.test_client()
+
+    whole = await client.get(f"/test/track/{media.id}")
+    assert whole.status_code == 200 and await whole.get_data() == PAYLOAD
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    suffix = await client.get(f"/test/track/{media.id}", headers={"Range": "bytes=-10"})
+    assert suffix.status_code == 206 and await suffix.get_data() == PAYLOAD[-10:]
+    assert suffix.headers["Content-Range"] == f"bytes {len(PAYLOAD) - 10}-{len(PAYLOAD) - 1}/{len(PAYLOAD)}"
+    beyond = await client.get(f"/test/track/{media.id}", headers={"Range": "bytes=99999999-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["Content-Range"] == f"bytes */{len(PAYLOAD)}"
+    assert (await beyond.get_json())["error"]["code"] == "range_not_satisfiable"
+    status, headers, body = await raw_asgi(app, "HEAD", f"/test/track/{media.id}")
+    assert (status, headers["content-length"], body) == (200, str(len(PAYLOAD)), b"")
+    not_modified = await client.get(f"/test/track/{media.id}",
+                                    headers={"If-None-Match": whole.headers["ETag"]})
+    assert not_modified.status_code == 304
+    missing = await client.get("/test/track/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    assert (await missing.get_json())["error"]["code"] == "not_found"
+
+    assert plugin.started == [(str(media.id), None),
+                              (str(media.id), ByteRange(len(PAYLOAD) - 10, len(PAYLOAD) - 1))]
+
+
+async def test_play_url_is_a_signed_link_unless_a_plugin_offers_one(mediahub_app_factory):
+    class CdnPlugin:
+        @hookimpl
+        def stream_url(self, media, user):
+            return "https://cdn.example/x.mp3" if media.key.startswith("cdn/") else None
+
+    app = await mediahub_app_factory(plugins=[("tracks", TrackRoutePlugin()), ("cdn", CdnPlugin())])
+    host = app.extensions["mediahub"]
+    local = await stored_media(host, "t/a.mp3", b"ID3 local")
+    remote = await stored_media(host, "cdn/b.mp3", b"ID3 cdn")
+    client = app.test_client()
+    url = (await (await client.get(f"/test/play/{local.id}")).get_json())["url"]
+    assert url.startswith("/media/local/t/a.mp3?")
+    assert await (await client.get(url)).get_data() == b"ID3 local"
+    assert (await (await client.get(f"/test/play/{remote.id}")).get_json())["url"] == \
+        "https://cdn.example/x.mp3"
+
+
+# --------------------------------------------------------------------------------------
+# A real Hypercorn server: aborted downloads stop reading, slow ones are never cut
+# --------------------------------------------------------------------------------------
+
+
+class CountingDisk(LocalDiskStorage):
+    """Local disk that counts the bytes it reads and notes when a read is abandoned."""
+
+    bytes_read = 0
+    reads_finished: asyncio.Event
+
+    async def open_range(self, key, start, end):
+        try:
+            async for chunk in super().open_range(key, start, end):
+                CountingDisk.bytes_read += len(chunk)
+                yield chunk
+        finally:
+            CountingDisk.reads_finished.set()
+
+
+class CountingDiskPlugin(TrackRoutePlugin):
+    @hookimpl
+    def register_storage_backends(self):
+        return {"counting-disk": CountingDisk.from_settings}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def hypercorn_server(tmp_path, configure_app=None):
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    settings = make_settings(tmp_path / "data", {"storage": {
+        "default": "local", "local": {"type": "counting-disk"}}})
+    app = create_app(settings, extra_plugins=[("counting", CountingDiskPlugin())])
+    if configure_app:
+        configure_app(app)
+    port = free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    stop = asyncio.Event()
+    server = asyncio.ensure_future(serve(app, config, shutdown_trigger=stop.wait))
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        while app.extensions["mediahub"].ledger is None:  # lifespan still starting
+            await asyncio.sleep(0.05)
+        yield app, port
+    finally:
+        stop.set()
+        await asyncio.wait_for(server, 30)
+
+
+async def open_get(port: int, path: str, receive_buffer: int | None = None):
+    sock = socket.socket()
+    if receive_buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4 * MiB)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    return head.decode("latin-1"), reader, writer
+
+
+async def test_aborted_download_stops_reading(tmp_path):
+    CountingDisk.bytes_read = 0
+    CountingDisk.reads_finished = asyncio.Event()
+    big = 64 * MiB
+    async with hypercorn_server(tmp_path) as (app, port):
+        storage = app.extensions["mediahub"].storage.default
+        await storage.put("big.bin", chunked(os.urandom(MiB) * 64, MiB), "application/octet-stream")
+        head, reader, writer = await open_get(port, await storage.url("big.bin", 60),
+                                              receive_buffer=64 * 1024)
+        assert head.startswith("HTTP/1.1 200")
+        await reader.readexactly(MiB)
+        writer.transport.abort()  # the listener closes the tab
+        await asyncio.wait_for(CountingDisk.reads_finished.wait(), 30)
+        assert CountingDisk.bytes_read < big // 2
+
+
+async def test_slow_client_gets_every_byte_past_response_timeout(tmp_path):
+    def short_timeout(app):
+        app.config["RESPONSE_TIMEOUT"] = 1
+
+    data = os.urandom(12 * MiB)
+    async with hypercorn_server(tmp_path, short_timeout) as (app, port):
+        host = app.extensions["mediahub"]
+        media = await stored_media(host, "t/slow.mp3", data)
+        for path in (f"/test/track/{media.id}", await host.storage.default.url("t/slow.mp3", 60)):
+            head, reader, writer = await open_get(port, path, receive_buffer=64 * 1024)
+            assert head.startswith("HTTP/1.1 200"), head
+            received = bytearray()
+            started = time.monotonic()
+            while len(received) < len(data):
+                chunk = await reader.read(256 * 1024)
+                if not chunk:
+                    break
+                received += chunk
+                # Read at ~4 MiB/s, so the download lasts about 3 s, well past the timeout.
+                lag = len(received) / (4 * MiB) - (time.monotonic() - started)
+                if lag > 0:
+                    await asyncio.sleep(lag)
+            writer.close()
+            assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
