@@ -1,18 +1,25 @@
-"""Benchmark: party message delivery to 100 / 500 / 1,000 WebSocket guests on one `mediahub serve`.
+"""Benchmark: party message delivery to 100 / 500 / 1,000 WebSocket guests, against a bare Quart broadcast.
 
-    .venv/bin/python bench/party.py [--guests 100,500,1000] [--commands 100] [--deflate both|on|off]
+    .venv/bin/python bench/party.py [--guests 100,500,1000] [--commands 100] [--deflate on|off]
+                                    [--server-compression] [--uvloop] [--profile out.prof]
 
-Starts a real server (tests/server_process.py: Hypercorn, SQLite in a temp dir), makes a
-party, joins N guests (guest accounts), connects their sockets, then the host sends
-`--commands` commands (pause / play alternately, at most ~8 per second as the flood
-control allows), each once the previous one reached every
-guest. Delivery latency = host send -> guest receive, all clients in this process on the
-same clock. Prints p50 / p95 / p99, the server's RSS, and as the reference measured in the
-same run the latency with a single guest (ratio = p99 / reference p99).
+Starts two servers on loopback: a real `mediahub serve` (tests/server_process.py:
+Hypercorn, SQLite in a temp dir) and the reference, a bare Quart + Hypercorn broadcast
+(bench/party_reference.py: no database, no auth, no bus). For each size, measured on both
+in the same run with the same clients, one after the other: N guests connect, then the host
+sends `--commands` commands (pause / play alternately, paced like a person as the flood
+control wants), each once the previous one reached every guest. Delivery latency = host send
+-> the guest's bytes reaching this process (stamped when the event loop reads the socket, so
+the parsing of the other 999 clients is not counted). Prints p50 / p95 / p99, server RSS, and
+the ratio mediahub p99 / reference p99 — the number to compare across runs, because other
+work on this machine moves both.
 
-`--deflate on` makes the clients offer permessage-deflate as every browser does (Hypercorn
-accepts it); `off` is a client that does not ask. Target: p99 <= 60 ms at 1,000 guests.
-The clients share this machine's cores with the server: the numbers include their cost.
+`--deflate on` (default) makes clients offer permessage-deflate as every browser does;
+whether it is used is the servers' decision: refused by both (mediahub's default) unless
+`--server-compression`. `--uvloop` runs both servers on uvloop (needs `pip install uvloop`).
+`--profile` runs mediahub under cProfile (the commands only, not the setup) and writes
+the stats there. Target (issue 5): p99
+<= 60 ms at 1,000 guests. The clients share this machine's cores with the servers.
 Not a test: numbers vary with the machine and whatever else it is running.
 """
 
@@ -20,21 +27,46 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
+from harness import free_port, stop_processes, wait_for_port  # noqa: E402
 from tests.party_helpers import multipart, wav_bytes  # noqa: E402
 from tests.party_wsclient import WebSocketClient  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
 TARGET_P99_MS = 60.0
 COMMAND_GAP_S = 0.12
+REFERENCE_APP = Path(__file__).resolve().parent / "party_reference.py"
+# `mediahub serve`, optionally on uvloop (installed before asyncio.run picks a loop).
+UVLOOP_SERVE = "import uvloop, sys; uvloop.install(); from mediahub.cli import main; main()"
+# `mediahub serve` with cProfile switched on and off by SIGUSR1 (only the commands are
+# profiled, not the setup) and written to argv[1] when it stops.
+PROFILED_SERVE = """
+import cProfile, signal, sys
+path = sys.argv.pop(1)
+profile, active = cProfile.Profile(), [False]
+def toggle(*_):
+    (profile.disable if active[0] else profile.enable)()
+    active[0] = not active[0]
+signal.signal(signal.SIGUSR1, toggle)
+from mediahub.cli import main
+try:
+    main()
+finally:
+    profile.disable()
+    profile.dump_stats(path)
+"""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,6 +79,18 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+async def connect_all(urls: list[str], deflate: bool) -> list[WebSocketClient]:
+    async def one(url: str) -> WebSocketClient:
+        client = await WebSocketClient.connect(url, offer_deflate=deflate)
+        await client.receive_json("SNAPSHOT", timeout=60)
+        return client
+
+    clients: list[WebSocketClient] = []
+    for start in range(0, len(urls), 100):
+        clients += await asyncio.gather(*(one(u) for u in urls[start:start + 100]))
+    return clients
 
 
 async def join_guests(base_url: str, code: str, count: int) -> list[str]:
@@ -64,89 +108,140 @@ async def join_guests(base_url: str, code: str, count: int) -> list[str]:
     return tokens
 
 
-async def connect_all(ws_base: str, code: str, tokens: list[str], deflate: bool) -> list[WebSocketClient]:
-    async def one(token: str) -> WebSocketClient:
-        client = await WebSocketClient.connect(f"{ws_base}/ws/party/{code}?access_token={token}",
-                                               offer_deflate=deflate)
-        await client.receive_json("SNAPSHOT", timeout=60)
-        return client
-
-    clients: list[WebSocketClient] = []
-    for start in range(0, len(tokens), 100):
-        clients += await asyncio.gather(*(one(t) for t in tokens[start:start + 100]))
-    return clients
-
-
-async def run(server: ServerProcess, guests: int, commands: int, deflate: bool) -> dict:
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-        username = f"bench{guests}{int(deflate)}{int(time.time() * 1000) % 100000}"
+async def mediahub_party(url: str, guests: int, deflate: bool):
+    """A party with a track selected: (host, guests, version)."""
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        username = f"bench{guests}{time.time_ns() % 10 ** 9}"
         host_token = (await http.post("/api/auth/register", json={
             "username": username, "password": "correct horse battery"})).json()["access_token"]
         auth = {"Authorization": f"Bearer {host_token}"}
-        party = (await http.post("/api/parties", json={}, headers=auth)).json()
-        code = party["code"]
-        tokens = await join_guests(server.url, code, guests)
-    ws_base = server.url.replace("http://", "ws://")
-    host = await WebSocketClient.connect(f"{ws_base}/ws/party/{code}?access_token={host_token}",
-                                         offer_deflate=deflate)
-    version = (await host.receive_json("SNAPSHOT"))["version"]
-    clients = await connect_all(ws_base, code, tokens, deflate)
-    # Pause / play need a track the server knows: upload a tiny WAV.
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        code = (await http.post("/api/parties", json={}, headers=auth)).json()["code"]
+        tokens = await join_guests(url, code, guests)
+        # Pause / play need a track the server knows: a tiny WAV.
         body, content_type = multipart({"audio": ("b.wav", wav_bytes(0.2))})
         track = (await http.post("/api/upload-track", content=body,
                                  headers={**auth, **content_type})).json()
-    await host.send_json({"t": "HOST_TRACK_SELECTED", "version": version, "trackId": track["trackId"]})
+    ws = url.replace("http://", "ws://") + f"/ws/party/{code}?access_token="
+    [host] = await connect_all([ws + host_token], deflate)
+    clients = await connect_all([ws + t for t in tokens], deflate)
+    await host.send_json({"t": "HOST_TRACK_SELECTED", "version": 1, "trackId": track["trackId"]})
     version = (await host.receive_json("TRACK_SELECTED"))["version"]
     await asyncio.gather(*(c.receive_json("TRACK_SELECTED", timeout=60) for c in clients))
+    return host, clients, version
 
+
+async def reference_party(url: str, guests: int, deflate: bool):
+    ws = url.replace("http://", "ws://") + "/ws"
+    [host] = await connect_all([ws], deflate)
+    clients = await connect_all([ws] * guests, deflate)
+    return host, clients, 0
+
+
+async def measure(host: WebSocketClient, clients: list[WebSocketClient], version: int,
+                  commands: int) -> tuple[list[float], list[float]]:
+    """Every guest's delivery latency, and per command the first guest's (the server's time
+    to decide, before the fan-out)."""
     latencies: list[float] = []
+    firsts: list[float] = []
+    # Uncompressed frames carry the JSON text as is: each arrival is noticed by the event
+    # loop's read itself (no task per client has to run, see tests/party_wsclient.py).
+    raw = not any(c.extensions for c in clients)
     for i in range(commands):
         kind, reply = ("HOST_PLAY", "PLAY") if i % 2 == 0 else ("HOST_PAUSE", "PAUSE")
-
-        async def arrival(client: WebSocketClient) -> float:
-            await client.receive_json(reply, timeout=30)
-            return time.perf_counter()
-
-        waiting = [asyncio.create_task(arrival(c)) for c in clients]
-        await asyncio.sleep(0)
+        if raw:
+            waiting = [c.reader.watch(f'"t":"{reply}"'.encode()) for c in clients]
+        else:
+            waiting = [asyncio.create_task(c.receive_json_stamped(reply, timeout=30))
+                       for c in clients]
+            await asyncio.sleep(0)  # every reader waits on its socket before the command leaves
         sent = time.perf_counter()
         await host.send_json({"t": kind, "version": version})
-        arrivals = await asyncio.gather(*waiting)
-        latencies += [(t - sent) * 1000 for t in arrivals]
+        arrivals = await asyncio.wait_for(asyncio.gather(*waiting), 30)
+        if raw:
+            await asyncio.gather(*(c.receive_json(reply) for c in clients))  # consume them
+        else:
+            arrivals = [arrived for _, arrived in arrivals]
+        latencies += [(arrived - sent) * 1000 for arrived in arrivals]
+        firsts.append((min(arrivals) - sent) * 1000)
         version = (await host.receive_json(reply))["version"]
         # A host is limited to 10 messages/s sustained (flood control): pace like a person.
         await asyncio.sleep(max(0.0, COMMAND_GAP_S - (time.perf_counter() - sent)))
-    rss = rss_mib(server.process.pid)
+    return latencies, firsts
+
+
+async def run(make_party, url: str, pid: int, guests: int, commands: int, deflate: bool,
+              profiled: bool = False) -> dict:
+    host, clients, version = await make_party(url, guests, deflate)
+    if profiled:
+        os.kill(pid, signal.SIGUSR1)
+    latencies, firsts = await measure(host, clients, version, commands)
+    if profiled:
+        os.kill(pid, signal.SIGUSR1)
+    rss = rss_mib(pid)
     for client in [host, *clients]:
         await client.close()
-    return {"guests": guests, "deflate": deflate, "p50": percentile(latencies, .5),
-            "p95": percentile(latencies, .95), "p99": percentile(latencies, .99), "rss": rss}
+    await asyncio.sleep(0.5)  # let the server see the sockets go before the next round
+    return {"p50": percentile(latencies, .5), "p95": percentile(latencies, .95),
+            "p99": percentile(latencies, .99), "rss": rss,
+            "first50": percentile(firsts, .5), "first99": percentile(firsts, .99)}
+
+
+def line(label: str, result: dict) -> str:
+    return (f"  {label:<10} p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  "
+            f"p99 {result['p99']:6.1f} ms  RSS {result['rss']:4.0f} MiB  first guest p50 "
+            f"{result['first50']:5.1f} / p99 {result['first99']:5.1f} ms")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--guests", default="100,500,1000")
     parser.add_argument("--commands", type=int, default=100)
-    parser.add_argument("--deflate", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--deflate", choices=["on", "off"], default="on",
+                        help="whether clients offer permessage-deflate (browsers do)")
+    parser.add_argument("--server-compression", action="store_true",
+                        help="let both servers accept permessage-deflate (Hypercorn's default)")
+    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--profile", metavar="PATH", help="cProfile mediahub into PATH")
     args = parser.parse_args()
-    modes = {"both": [False, True], "on": [True], "off": [False]}[args.deflate]
+    deflate = args.deflate == "on"
     sizes = [int(n) for n in args.guests.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        for deflate in modes:
-            with ServerProcess(Path(tmp) / f"data-{int(deflate)}") as server:
-                reference = await run(server, 1, args.commands, deflate)
-                print(f"permessage-deflate {'offered' if deflate else 'not offered'}; reference "
-                      f"(1 guest): p99 {reference['p99']:.1f} ms")
-                for size in sizes:
-                    result = await run(server, size, args.commands, deflate)
-                    verdict = ""
-                    if size == 1000:
-                        verdict = "  (target p99 <= 60 ms: " + \
-                                  ("met)" if result["p99"] <= TARGET_P99_MS else "NOT met)")
-                    print(f"  {size:5d} guests: p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms"
-                          f"  p99 {result['p99']:6.1f} ms  ({result['p99'] / reference['p99']:.1f}x "
-                          f"reference)  server RSS {result['rss']:.0f} MiB{verdict}")
+
+    reference_port = free_port()
+    reference_args = [sys.executable, str(REFERENCE_APP), str(reference_port)]
+    reference_args += ["--compression"] * args.server_compression + ["--uvloop"] * args.uvloop
+    env = {"MEDIAHUB__SERVER__WEBSOCKET_COMPRESSION": "true" if args.server_compression else "false",
+           "MEDIAHUB__SERVER__LOG_LEVEL": "warning"}
+    reference = subprocess.Popen(reference_args, stdout=subprocess.DEVNULL)
+    try:
+        with tempfile.TemporaryDirectory() as tmp, ServerProcess(Path(tmp) / "data", env) as server:
+            if args.uvloop or args.profile:
+                # Restart mediahub the way asked (ServerProcess has migrated the data dir).
+                # SIGTERM at the end stops Hypercorn gracefully, so cProfile writes its file.
+                server.__exit__()
+                serve = ["-c", UVLOOP_SERVE] if args.uvloop else ["-m", "mediahub.cli"]
+                if args.profile:
+                    serve = ["-c", PROFILED_SERVE, args.profile]
+                server.args = [sys.executable, *serve, *server.args[3:]]
+                server.__enter__()
+            wait_for_port(reference_port, reference)
+            print(f"clients {'offer' if deflate else 'do not offer'} permessage-deflate; servers "
+                  f"{'accept' if args.server_compression else 'refuse'} it; "
+                  f"{'uvloop' if args.uvloop else 'asyncio'} event loop", flush=True)
+            for size in sizes:
+                ours = await run(mediahub_party, server.url, server.process.pid, size,
+                                 args.commands, deflate, profiled=bool(args.profile))
+                bare = await run(reference_party, f"http://127.0.0.1:{reference_port}",
+                                 reference.pid, size, args.commands, deflate)
+                verdict = ""
+                if size == 1000:
+                    verdict = " (target p99 <= 60 ms: " + \
+                              ("met)" if ours["p99"] <= TARGET_P99_MS else "NOT met)")
+                print(f"{size} guests, {args.commands} commands: mediahub p99 / reference p99 = "
+                      f"{ours['p99'] / bare['p99']:.2f}{verdict}")
+                print(line("mediahub", ours))
+                print(line("reference", bare), flush=True)
+    finally:
+        stop_processes([reference])
 
 
 if __name__ == "__main__":

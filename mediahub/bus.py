@@ -213,9 +213,12 @@ class RedisBus(Bus):
     async def start(self) -> None:
         import redis.asyncio as redis
 
+        # socket_timeout: a Redis that stops answering (not refusing) must fail a publish,
+        # not hang it; the subscriber's reads have their own, shorter, timeout.
         self._client = redis.from_url(self.redis_url, decode_responses=False,
-                                      socket_connect_timeout=5, socket_keepalive=True,
-                                      health_check_interval=30, client_name=self.client_name)
+                                      socket_connect_timeout=5, socket_timeout=5,
+                                      socket_keepalive=True, health_check_interval=30,
+                                      client_name=self.client_name)
         self._reader = asyncio.create_task(self._read_forever(), name="mediahub-bus-reader")
 
     async def close(self) -> None:
@@ -244,6 +247,7 @@ class RedisBus(Bus):
             except (ConnectionError, TimeoutError, OSError) as exc:
                 # A pooled connection dies with a Redis restart; the next attempt reconnects.
                 if pause is None:
+                    log.warning("could not publish on %s: Redis unreachable (%s)", channel, exc)
                     raise BusUnavailable(f"cannot publish on {channel}: Redis unreachable "
                                          f"({exc})") from exc
                 await asyncio.sleep(pause)

@@ -34,7 +34,6 @@ class ServerSettings(Section):
     max_upload_bytes: int = Field(512 * 1024 * 1024, gt=0)
     # Seconds a signed media URL stays valid.
     media_url_ttl: int = Field(3600, gt=0)
-    workers: int = Field(1, ge=1)
     # permessage-deflate for WebSockets: costs more than it saves on tiny party messages.
     websocket_compression: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"

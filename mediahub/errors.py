@@ -67,6 +67,12 @@ class StorageUnavailable(MediahubError):
     status, code = 503, "storage_unavailable"
 
 
+class DatabaseUnavailable(MediahubError):
+    """The database cannot be reached (or is locked) right now; the client may retry."""
+
+    status, code = 503, "database_unavailable"
+
+
 class ConfigProblem(Exception):
     """A storage factory or plugin reports a bad setting: `key` and what is wrong."""
 

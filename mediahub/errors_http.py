@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, jsonify, request
+from quart import Quart, Response, has_request_context, has_websocket_context, jsonify, request, websocket
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from mediahub.errors import MediahubError
+from mediahub.db import is_database_unavailable
+from mediahub.errors import DatabaseUnavailable, MediahubError
 
 log = logging.getLogger("mediahub.http")
+
+# What a 503 suggests to clients: outages we recover from (a database restart) take seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> Response:
@@ -33,6 +37,19 @@ def describe_schema_error(error: RequestSchemaValidationError) -> str:
     return str(inner) or "invalid request body"
 
 
+# Werkzeug's names where ours differ, so one failure has one code wherever it is raised.
+HTTP_ERROR_CODES = {413: "payload_too_large"}
+
+
+def where() -> str:
+    """"POST /path" of the request (or "WEBSOCKET /path") being handled, for log lines."""
+    if has_request_context():
+        return f"{request.method} {request.path}"
+    if has_websocket_context():
+        return f"WEBSOCKET {websocket.path}"
+    return "(no request)"
+
+
 def install(app: Quart) -> None:
     @app.errorhandler(MediahubError)
     async def mediahub_error(error: MediahubError):
@@ -44,7 +61,7 @@ def install(app: Quart) -> None:
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException):
-        code = (error.name or "error").lower().replace(" ", "_")
+        code = HTTP_ERROR_CODES.get(error.code) or (error.name or "error").lower().replace(" ", "_")
         headers = {}
         if error.code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
@@ -54,7 +71,20 @@ def install(app: Quart) -> None:
     async def undecodable(error: UnicodeDecodeError):
         return error_response(400, "invalid_encoding", "request body is not valid UTF-8")
 
+    @app.errorhandler(RecursionError)
+    async def too_deep(error: RecursionError):
+        # json.loads recurses once per nesting level ("[[[[..."): the client's body, not a bug.
+        log.warning("recursion limit on %s: %s", where(), error)
+        return error_response(400, "invalid_request", "the JSON body is nested too deeply")
+
     @app.errorhandler(Exception)
     async def unexpected(error: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        if is_database_unavailable(error):
+            # An outage, not a bug: one line per request rather than a traceback each.
+            log.warning("database unavailable on %s: %r", where(), error)
+            unavailable = DatabaseUnavailable("the database is unavailable, try again shortly",
+                                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return error_response(unavailable.status, unavailable.code, unavailable.message,
+                                  unavailable.headers)
+        log.exception("unhandled error on %s", where())
         return error_response(500, "internal_error", "internal server error")

@@ -7,12 +7,12 @@ import logging
 from typing import Any
 
 from pydantic import BaseModel
-from quart import Blueprint, Response, jsonify, redirect, render_template, request
+from quart import Blueprint, Response, jsonify, redirect, render_template, request, websocket
 from quart_schema import document_response
 from tortoise import connections
 
 from mediahub import auth
-from mediahub.errors import MediahubError
+from mediahub.errors import MediahubError, NotFound
 from mediahub.host import current_host
 from mediahub.openapi import html_page
 
@@ -21,6 +21,10 @@ log = logging.getLogger("mediahub.pages")
 blueprint = Blueprint("pages", __name__)
 
 HEALTH_TIMEOUT = 5.0
+# Longer than any file name (or path) the filesystem takes: os.stat would raise
+# ENAMETOOLONG, which Quart's static handler turns into a 500 instead of a 404.
+MAX_FILE_NAME_BYTES = 255
+MAX_STATIC_PATH_BYTES = 1024
 
 
 def safe_next(target: object, default: str = "/") -> str:
@@ -57,6 +61,33 @@ async def layout_context() -> dict[str, Any]:
         "allow_signup": host_settings.auth.allow_signup,
         "allow_guests": host_settings.auth.allow_guests,
     }
+
+
+# No page, id or file has a NUL character in its name, and PostgreSQL even refuses to compare
+# one (a lookup by such an id failed with a 500): a path holding one is a 404 up front.
+@blueprint.before_app_request
+async def refuse_nul_in_request_path() -> None:
+    if "\x00" in request.path:
+        raise NotFound("no such page")
+
+
+@blueprint.before_app_websocket
+async def refuse_nul_in_websocket_path() -> None:
+    if "\x00" in websocket.path:
+        raise NotFound("no such page")
+
+
+@blueprint.before_app_request
+async def refuse_impossible_static_paths() -> None:
+    """Static file names no filesystem can hold are simply not found (every plugin's static too)."""
+    endpoint = request.endpoint or ""
+    if endpoint != "static" and not endpoint.endswith(".static"):
+        return
+    filename = str((request.view_args or {}).get("filename", ""))
+    encoded = filename.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_STATIC_PATH_BYTES or any(
+            len(part) > MAX_FILE_NAME_BYTES for part in encoded.split(b"/")):
+        raise NotFound("no such file")
 
 
 @blueprint.after_app_request

@@ -20,6 +20,10 @@ from typing import Mapping
 from mediahub.storage import ObjectStat
 
 MAX_RANGES = 64  # more ranges than this in one header is abuse, not playback
+# A byte position with more digits than this is past the end of any object. Python's int()
+# refuses strings of more than 4300 digits (ValueError), so long ones are never converted.
+MAX_POSITION_DIGITS = 19
+BEYOND_ANY_OBJECT = 10 ** MAX_POSITION_DIGITS
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,15 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         if first == "":
             if last == "":
                 return None
-            suffix = int(last)
+            suffix = position(last)
             if suffix > 0 and size > 0:
                 satisfiable.append(ByteRange(max(size - suffix, 0), size - 1))
             elif suffix > 0:
                 # A zero-length object: a suffix range is satisfiable and means "all of it".
                 return None
             continue
-        start = int(first)
-        end = int(last) if last else size - 1
+        start = position(first)
+        end = position(last) if last else size - 1
         if last and end < start:
             return None
         if start < size:
@@ -81,6 +85,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
+
+
+def position(digits: str) -> int:
+    """A byte position from its ASCII digits; absurdly long numbers mean "past any end"."""
+    digits = digits.lstrip("0") or "0"
+    return BEYOND_ANY_OBJECT if len(digits) > MAX_POSITION_DIGITS else int(digits)
 
 
 def coalesce(ranges: list[ByteRange]) -> ByteRange | None:

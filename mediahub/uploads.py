@@ -8,7 +8,8 @@ Every plugin that accepts a file calls one of:
 
 Each returns the finalised ledger row (a ``MediaObject`` in state ``stored``) or raises a
 ``MediahubError`` (413 too large, 415 not audio, 4xx from ``upload_validate``, 503 storage
-down), in which case nothing is kept: no object, no row.
+down), in which case nothing is kept: no object, no row (after a 503 from a storage that
+hangs, their removal finishes in the background, or in the next sweep).
 """
 
 from __future__ import annotations
@@ -161,6 +162,9 @@ async def ingest(source: AsyncIterator[bytes], *, purpose: str, user: User | Non
         await store(storage, key, prepend(head, chunks), audio_type.content_type,
                     declared_size, meter)
         media = await host.ledger.finalise(media, size=meter.size, sha256=await meter.sha256())
+    except StorageUnavailable:
+        await discard_soon(host, media)
+        raise
     except BaseException:
         await discard(host, media)
         raise
@@ -191,6 +195,24 @@ async def discard(host: Host, media: MediaObject) -> None:
         await asyncio.shield(host.ledger.discard(media))
     except Exception:
         log.exception("could not discard refused upload %s; the sweep will retry", media.key)
+
+
+# How long a 503 waits for the failed upload's removal: a storage that answers (refusing)
+# finishes it, a hung one must not hold the client through the delete's own retries.
+DISCARD_WAIT = 2.0
+# Removals still running after that; referenced so they are not garbage-collected mid-way.
+_background_discards: set[asyncio.Task] = set()
+
+
+async def discard_soon(host: Host, media: MediaObject) -> None:
+    """Remove a failed upload's object and row, waiting at most DISCARD_WAIT for it.
+
+    What is not done by then goes on without us (and the sweep retries what fails).
+    """
+    task = asyncio.get_running_loop().create_task(discard(host, media))
+    _background_discards.add(task)
+    task.add_done_callback(_background_discards.discard)
+    await asyncio.wait({task}, timeout=DISCARD_WAIT)
 
 
 def describe_size(size: int) -> str:

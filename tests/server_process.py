@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +19,11 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`with ServerProcess(data_dir) as server: server.url` — stopped (SIGTERM) on exit."""
+    """`with ServerProcess(data_dir) as server: server.url` — stopped (SIGTERM) on exit.
+
+    For crash tests: `server.kill()` SIGKILLs it, `server.start()` runs it again on the
+    same port, data dir and config (the log file is appended to, not replaced).
+    """
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, config: Path | None = None):
         self.port = free_port()
@@ -32,7 +37,11 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "ServerProcess":
-        self.log = open(self.log_path, "w")
+        return self.start()
+
+    def start(self) -> "ServerProcess":
+        """Start the process and wait until /healthz answers."""
+        self.log = open(self.log_path, "a")
         self.process = subprocess.Popen(self.args, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -53,6 +62,13 @@ class ServerProcess:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a power cut or an OOM kill."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
         self.log.close()
 
     def output(self) -> str:

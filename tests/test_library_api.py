@@ -222,6 +222,108 @@ async def test_library_page_and_menu_link(mediahub_app):
     assert script.status_code == 200
 
 
+# -- storage: a row per favorite and per playlist ----------------------------------------
+
+
+async def user_id_of(username: str):
+    from mediahub.models import User
+
+    return (await User.get(username=username)).id
+
+
+def forget_parsed_libraries(app) -> None:
+    """As if another instance had served the last syncs: nothing parsed is reused."""
+    app.extensions.pop("mediahub_library_sync.parsed", None)
+
+
+async def test_a_sync_rewrites_only_the_rows_of_what_changed(mediahub_app):
+    from mediahub_library_sync.models import LibraryFavorite, LibraryPlaylist
+
+    client = mediahub_app.test_client()
+    headers = await login(client)
+    _, library = await call(client, "POST", "/api/me/library/sync", headers, {
+        "favorites": [favorite(v) for v in "abc"],
+        "playlists": [SEED_PLAYLIST, {**SEED_PLAYLIST, "id": "pl_other", "name": "Other"}]})
+    user_id = await user_id_of("alice")
+    # Marks in rows that the next sync has no reason to touch: a rewrite would lose them.
+    untouched_favorite = LibraryFavorite.filter(user_id=user_id, video_id="b")
+    await untouched_favorite.update(changed=999)
+    other = next(p for p in library["playlists"] if p["name"] == "Other")
+    untouched_playlist = LibraryPlaylist.filter(user_id=user_id, playlist_id=other["id"])
+    await untouched_playlist.update(oldest_tombstone=-1.0)
+    mine = next(p for p in library["playlists"] if p["name"] == "My Favorites")
+    status, _ = await call(client, "POST", "/api/me/library/sync", headers, {
+        "since": library["version"], "favorites": [favorite("b"), favorite("c", title="New")],
+        "playlists": [{**mine, "name": "Renamed"}, other]})
+    assert status == 200
+    assert (await untouched_favorite.get()).changed == 999
+    assert (await untouched_playlist.get()).oldest_tombstone == -1.0
+    rows = {row.video_id: row for row in await LibraryFavorite.filter(user_id=user_id)}
+    assert rows["a"].document is None and rows["a"].deleted == library["version"] + 1
+    assert json.loads(rows["c"].document)["title"] == "New"
+    renamed = await LibraryPlaylist.get(user_id=user_id, playlist_id=mine["id"])
+    assert json.loads(renamed.document)["name"] == "Renamed"
+
+
+async def test_a_library_read_back_from_the_database_merges_like_the_cached_one(mediahub_app):
+    """Two users make the same changes; one library is re-read from the rows before each."""
+    client = mediahub_app.test_client()
+    warm, cold = await login(client, "warm"), await login(client, "cold")
+    steps = [
+        {"favorites": [favorite(v, addedAt=f"2025-12-{10 + i}T10:00:00Z") for i, v in enumerate("abcd")],
+         "playlists": [SEED_PLAYLIST], "history": [SEED_PLAY], "queue": [{"videoId": "q"}],
+         "preferences": {"volume": 0.5}, "recent_searches": ["x"]},
+        {"favorites": [favorite("d", addedAt="2025-12-13T10:00:00Z"), favorite("e")],
+         "playlists": []},
+        {"favorites": [favorite("a", addedAt="2025-12-10T10:00:00Z")], "history": []},
+    ]
+    answers = {}
+    for headers, name in ((warm, "warm"), (cold, "cold")):
+        since = None
+        for step in steps:
+            if name == "cold":
+                forget_parsed_libraries(mediahub_app)
+            status, library = await call(client, "POST", "/api/me/library/sync", headers,
+                                         {**step, "since": since})
+            assert status == 200, library
+            since = library["version"]
+        forget_parsed_libraries(mediahub_app)
+        _, answers[name] = await call(client, "GET", "/api/me/library", headers)
+    assert answers["warm"]["favorites"] == answers["cold"]["favorites"]
+    # "a" came back (its tombstone was seen), "e" went (the device had seen it and let go).
+    assert [f["videoId"] for f in answers["warm"]["favorites"]] == ["a"]
+    for key in ("version", "history", "queue", "preferences", "recent_searches", "playlists"):
+        assert answers["warm"][key] == answers["cold"][key], key
+
+
+async def test_playlist_tombstones_expire_row_by_row(mediahub_app_factory):
+    from mediahub.scheduler import run_sweep
+    from mediahub_library_sync.models import LibraryPlaylist
+
+    app = await mediahub_app_factory(overrides={"plugins": {"library_sync": {
+        "tombstone_retention": 60}}})
+    client = app.test_client()
+    headers = await login(client)
+    two_songs = {**SEED_PLAYLIST, "songs": [{"videoId": "s1"}, {"videoId": "s2"}]}
+    _, first = await call(client, "POST", "/api/me/library/sync", headers, {
+        "playlists": [two_songs, {**SEED_PLAYLIST, "id": "pl_gone", "name": "Gone"}]})
+    kept = next(p for p in first["playlists"] if p["name"] == "My Favorites")
+    await call(client, "PUT", "/api/me/playlists", headers, {
+        "since": first["version"], "playlists": [{**kept, "songs": kept["songs"][:1]}]})
+    user_id = await user_id_of("alice")
+    assert await LibraryPlaylist.filter(user_id=user_id).count() == 2  # one is a tombstone
+    async with app.app_context():
+        counts = await run_sweep(app.extensions["mediahub"], now=time.time() + 120)
+    assert counts["library_tombstones"] == 2  # the playlist and the song
+    rows = await LibraryPlaylist.filter(user_id=user_id)
+    assert [row.playlist_id for row in rows] == [kept["id"]]
+    assert json.loads(rows[0].meta)["songs"]["tombs"] == {} and rows[0].oldest_tombstone is None
+    status, answer = await call(client, "POST", "/api/me/library/sync", headers,
+                                {"since": first["version"], "playlists": first["playlists"]})
+    assert status == 200 and answer["full_replacement"] is True
+    assert [p["name"] for p in answer["playlists"]] == ["My Favorites"]
+
+
 class TestOnEachDatabase:
     """The sync path on SQLite and PostgreSQL (skipped without MEDIAHUB_TEST_POSTGRES_URL)."""
 

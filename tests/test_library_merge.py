@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mediahub_library_sync.merge import (merge_history, merge_library, purge_tombstones,
                                          server_playlist_id)
+from mediahub_library_sync.rows import changed_favorites, changed_playlists
 from mediahub_library_sync.schemas import HISTORY_LIMIT, RECENT_SEARCHES_LIMIT
 from mediahub_library_sync.state import SECTIONS, LibraryState, section_items
 
@@ -272,3 +274,63 @@ def test_limits_hold(play_batches, search_batches):
         recent = section_items(server, "recent_searches")
         assert len(recent) <= RECENT_SEARCHES_LIMIT
         assert len({s.casefold() for s in recent}) == len(recent)
+
+
+# -- order of favorites, and which stored rows a merge touches ------------------------------
+
+DAYS = [f"2025-01-{day:02d}T00:00:00Z" for day in range(1, 29)]
+
+
+def newest_first_ids(state: LibraryState) -> list[str]:
+    ordered = sorted(section_items(state, "favorites"), key=lambda f: (f["addedAt"], f["videoId"]),
+                     reverse=True)
+    return [f["videoId"] for f in ordered]
+
+
+@pytest.mark.parametrize("added", [3, 200])  # placed one by one / sorted again
+def test_favorites_stay_newest_first_whatever_is_added_or_edited(added):
+    server = sync(LibraryState(), {"favorites": [fav(f"v{i:03d}", added=DAYS[i % 28])
+                                                 for i in range(300)]})
+    device = device_from(server)
+    device["favorites"][10]["addedAt"] = "2026-01-01T00:00:00Z"  # edited to the newest
+    device["favorites"] += [fav(f"n{i:03d}", added=DAYS[(i * 7) % 28]) for i in range(added)]
+    del device["favorites"][50]
+    server = sync(server, device)
+    assert favorite_ids(server) == newest_first_ids(server)
+    assert favorite_ids(server)[0] == device["favorites"][10]["videoId"]
+    assert len(favorite_ids(server)) == 300 + added - 1
+
+
+@PROPERTY_SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(VIDEO_IDS), st.sampled_from(DAYS[:4])), max_size=8,
+                unique_by=lambda pair: pair[0]), st.data())
+def test_favorites_are_always_newest_first(pairs, data):
+    server = sync(LibraryState(), {"favorites": [fav(v, added=day) for v, day in pairs]})
+    device = data.draw(device_edits(device_from(server), 0))
+    for item in device["favorites"]:
+        if data.draw(st.booleans()):
+            item["addedAt"] = data.draw(st.sampled_from(DAYS[:4]))
+    server = sync(server, device)
+    assert favorite_ids(server) == newest_first_ids(server)
+
+
+def test_a_merge_touches_only_the_rows_of_what_changed():
+    server = sync(LibraryState(), {
+        "favorites": [fav(f"v{i}") for i in range(50)],
+        "playlists": [{"id": f"pl_{p}", "name": f"P{p}", "songs": [{"videoId": f"s{j}"} for j in range(5)]}
+                      for p in range(4)]})
+    device = device_from(server)
+    device["favorites"] = [f for f in device["favorites"] if f["videoId"] != "v3"]
+    device["favorites"][0]["title"] = "Renamed"
+    device["favorites"].append(fav("new"))
+    device["playlists"][1]["songs"].reverse()
+    after = sync(server, device)
+    written, gone = changed_favorites(server.favorites, after.favorites)
+    assert sorted(written) == sorted(["v3", device["favorites"][0]["videoId"], "new"]) and gone == []
+    assert changed_playlists(server.playlists, after.playlists) == (
+        [section_items(server, "playlists")[1]["id"]], [])
+    # The sweep forgetting a tombstone removes its row and touches nothing else.
+    purged, removed = purge_tombstones(after, cutoff=NOW + 1)
+    assert removed == 1
+    assert changed_favorites(after.favorites, purged.favorites) == ([], ["v3"])
+    assert changed_playlists(after.playlists, purged.playlists) == ([], [])

@@ -143,23 +143,49 @@ def test_estimate_needs_samples():
 
 def test_drift_policy_deadband_rate_and_seek():
     assert clock.correction(3).action == "none"
-    behind = clock.correction(-40)
+    behind = clock.correction(-40, jump_ms=0.0)
     assert behind.action == "rate" and 1.0 < behind.rate <= 1.0 + clock.MAX_RATE_DELTA
-    ahead = clock.correction(40)
+    ahead = clock.correction(40, jump_ms=0.0)
     assert ahead.action == "rate" and ahead.rate == pytest.approx(2 - behind.rate)
     assert clock.correction(200).rate == pytest.approx(1 - clock.MAX_RATE_DELTA)
     assert clock.correction(-600).action == "seek"
 
 
-@pytest.mark.parametrize("start", [100.0, -200.0, 249.0])
-def test_rate_correction_absorbs_any_drift_below_the_seek_threshold_within_six_seconds(start):
-    drift, step_ms = start, 100.0  # re-evaluated every 100 ms of playback
-    for _ in range(int(6000 / step_ms)):
-        fix = clock.correction(drift)
+def test_a_correction_plans_for_the_jump_a_rate_change_makes():
+    plain = clock.correction(14.0, jump_ms=0.0)
+    assert plain.action == "rate" and plain.rate < 1
+    assert clock.excursion_effect_ms(plain.rate, plain.duration_ms) == pytest.approx(-14.0)
+    # 14 ms ahead, and a rate change alone moves this guest back 20 ms: speed up by 6 ms.
+    planned = clock.correction(14.0, jump_ms=-20.0)
+    assert planned.rate > 1
+    assert clock.excursion_effect_ms(planned.rate, planned.duration_ms) == pytest.approx(6.0)
+    assert planned.duration_ms >= 100
+
+
+@pytest.mark.parametrize("true_jump", [0.0, -20.0, 12.0])
+@pytest.mark.parametrize("start", [14.0, -12.0, 100.0, -200.0, 249.0])
+def test_excursions_bring_any_drift_below_the_deadband_within_a_few_seconds(start, true_jump):
+    """A simulated guest whose every rate change moves it by `true_jump` (Chromium: ~-20 ms)."""
+    drift, learned, elapsed = start, None, 0.0
+    for _ in range(8):
+        fix = clock.correction(drift, clock.RATE_JUMP_PRIOR_MS if learned is None else learned)
         if fix.action == "none":
             break
-        drift += (fix.rate - 1.0) * step_ms  # faster playback moves the guest ahead
+        assert fix.action == "rate"
+        before = drift
+        drift += clock.excursion_effect_ms(fix.rate, fix.duration_ms) + true_jump
+        learned = clock.learn_rate_jump(learned, before, drift,
+                                        clock.excursion_effect_ms(fix.rate, fix.duration_ms))
+        elapsed += fix.duration_ms + 800  # then settle and take five readings
     assert abs(drift) < clock.DEADBAND_MS
+    assert elapsed <= 8000
+
+
+def test_the_learned_jump_follows_observations_and_ignores_stalls():
+    assert clock.learn_rate_jump(None, 10.0, -12.0, planned_ms=-2.0) == pytest.approx(-20.0)
+    assert clock.learn_rate_jump(-20.0, 0.0, -10.0, planned_ms=0.0) == pytest.approx(-15.0)
+    # A 200 ms stall during the excursion is not what a rate change does.
+    assert clock.learn_rate_jump(-20.0, 0.0, -200.0, planned_ms=0.0) == -20.0
 
 
 def test_sync_quality_levels():

@@ -23,6 +23,9 @@ def make_settings(data_dir: Path, overrides: dict[str, Any] | None = None,
     return load_settings(None, environ=environ or {}, overrides=base)
 
 
+STARTUP_TIMEOUT = 240
+
+
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, plugins: list[tuple[str, Any]] = ()) -> AsyncIterator[Quart]:
     """An app with its lifespan started (database migrated, storage, bus, jobs ready).
@@ -30,7 +33,10 @@ async def running_app(settings: Settings, plugins: list[tuple[str, Any]] = ()) -
     `plugins` are (name, plugin object) pairs registered as if they were installed.
     """
     app = create_app(settings, extra_plugins=list(plugins))
-    async with app.test_app() as test_app:
+    # Quart's 60 s default is too tight for a fresh PostgreSQL database migrated on a
+    # machine that is busy with other work (CI runs on 2 cores); a real hang still fails.
+    async with app.test_app_class(app, startup_timeout=STARTUP_TIMEOUT,
+                                  shutdown_timeout=STARTUP_TIMEOUT) as test_app:
         yield test_app.app
 
 

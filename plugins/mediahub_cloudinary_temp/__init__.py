@@ -70,6 +70,45 @@ async def session_ended(session_id, reason):
         await store.delete_session(current_host(), str(session_id))
 
 
+# -- public seam for the listen-party plugin (it calls these through the loaded plugin object) --
+
+
+async def set_session_host(session_id, user_id) -> None:
+    """Name a session's host: they may delete every temporary upload of the session."""
+    from mediahub_cloudinary_temp import store
+
+    await store.set_session_host(str(session_id), user_id)
+
+
+async def session_upload(session_id, public_id) -> dict | None:
+    """A live temporary upload of this session as `{publicId, media_id, url, songTitle}`, else None.
+
+    `url` plays with Range until a few minutes after the upload expires (signed if private);
+    `media_id` and `publicId` are what `track_changed` uses to find the upload again.
+    """
+    import time
+
+    from tortoise.exceptions import DoesNotExist
+
+    from mediahub.host import current_host
+    from mediahub_cloudinary_temp import store
+    from mediahub_cloudinary_temp.models import TempUpload
+    from mediahub_cloudinary_temp.routes import PUBLIC_ID
+
+    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+        return None
+    upload = await TempUpload.get_or_none(session_id=str(session_id), public_id=public_id)
+    now = time.time()
+    if upload is None or upload.expires_at <= now:
+        return None
+    try:
+        url = await store.play_url(current_host(), upload, now)
+    except (LookupError, DoesNotExist):  # being deleted, or a backend that gives no URLs
+        return None
+    return {"publicId": upload.public_id, "media_id": str(upload.media_id), "url": url,
+            "songTitle": upload.song_title}
+
+
 @hookimpl
 async def cleanup(now):
     from mediahub.host import current_host

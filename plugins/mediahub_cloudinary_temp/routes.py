@@ -14,7 +14,7 @@ from quart_schema.pydantic import File
 from mediahub.auth import current_user, require_user
 from mediahub.errors import BadRequest, Forbidden, NotFound, StorageUnavailable
 from mediahub.host import current_host
-from mediahub.openapi import html_page
+from mediahub.openapi import NO_NUL, html_page
 from mediahub.uploads import discard, ingest_multipart
 from mediahub_cloudinary_temp import store
 from mediahub_cloudinary_temp.cloudinary_backend import upload_tags
@@ -33,7 +33,7 @@ MAX_TITLE = 300
 class UploadForm(BaseModel):
     audio: File = Field(description="the audio file (sniffed: mp3, aac, ogg/opus, flac, wav...)")
     sessionId: str = Field(min_length=1, max_length=128, pattern=SESSION_ID.pattern)
-    songTitle: str | None = Field(None, max_length=MAX_TITLE)
+    songTitle: str | None = Field(None, max_length=MAX_TITLE, pattern=NO_NUL)
 
 
 class TempUploadOut(BaseModel):
@@ -59,6 +59,9 @@ def check_fields(fields: dict[str, str]) -> None:
         raise BadRequest("sessionId: 1-128 letters, digits, '_', '.', ':' or '-'")
     if len(fields.get("songTitle", "")) > MAX_TITLE:
         raise BadRequest(f"songTitle: at most {MAX_TITLE} characters")
+    if "\x00" in fields.get("songTitle", ""):
+        # PostgreSQL cannot store NUL in a text column: refuse it here, not with a 500 there.
+        raise BadRequest("songTitle: must not contain NUL characters")
 
 
 def iso(timestamp: float) -> str:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from mediahub.openapi import NO_NUL
+
+
+# Requests are strict: `"file_size": "10"` is refused as the schema says, not converted.
+STRICT = ConfigDict(strict=True)
 
 
 class TrackUploadInitRequest(BaseModel):
-    title: str = Field("", max_length=200)
-    artist_name: str = Field("", max_length=200)
-    file_extension: str = Field(min_length=1, max_length=10)
+    model_config = STRICT
+
+    title: str = Field("", max_length=200, pattern=NO_NUL)
+    artist_name: str = Field("", max_length=200, pattern=NO_NUL)
+    file_extension: str = Field(min_length=1, max_length=10, pattern=NO_NUL)
     file_size: int = Field(ge=1, le=1 << 50)
-    artwork_extension: Optional[str] = Field(None, max_length=10)
+    artwork_extension: Optional[str] = Field(None, max_length=10, pattern=NO_NUL)
 
 
 class TrackUploadInitResponse(BaseModel):
@@ -26,7 +34,9 @@ class TrackUploadInitResponse(BaseModel):
 
 
 class TrackUploadCompleteRequest(BaseModel):
-    track_id: str = Field(min_length=1, max_length=64)
+    model_config = STRICT
+
+    track_id: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
 
 
 class TrackProcessingStatusResponse(BaseModel):

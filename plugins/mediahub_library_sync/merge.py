@@ -20,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+from bisect import insort
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from itertools import compress
+from typing import Any, Iterable
 
 from mediahub_library_sync.schemas import (HISTORY_LIMIT, MAX_FAVORITES, MAX_PLAYLIST_SONGS,
                                            MAX_PLAYLISTS, RECENT_SEARCHES_LIMIT)
@@ -83,64 +85,70 @@ def canonical(item: Any) -> str:
 # -- keyed collections (favorites, playlists, playlist songs) ----------------------------
 
 
-def first_by_key(items: Iterable[dict], key: str) -> dict[str, dict]:
+def first_by_key(items: list[dict], key: str) -> dict[str, dict]:
     """Items by key; a device listing the same key twice means its first entry."""
-    by_key: dict[str, dict] = {}
+    by_key = dict(zip(map(operator.itemgetter(key), items), items))
+    if len(by_key) == len(items):
+        return by_key  # no key listed twice (the usual case), built at C speed
+    by_key = {}
     for item in items:
-        value = item[key]
-        if value not in by_key:
-            by_key[value] = item
+        by_key.setdefault(item[key], item)
     return by_key
 
 
-def merge_keyed(server: Keyed, device: dict[str, dict], seen: int, version: int, now: float,
-                same: Callable[[dict, dict], bool] = dict.__eq__) -> tuple[Keyed, bool]:
-    """Merge a device's items (by key) into the server's; see the module docstring."""
-    if len(device) == len(server.items) and list(device.values()) == list(server.items.values()):
-        return server, False  # the common case: nothing changed on either side, in C speed
-    items: dict[str, dict] = {}
-    meta = dict(server.meta)
-    tombs = dict(server.tombs)
+def merge_keyed(server: Keyed, device: dict[str, dict], seen: int, version: int,
+                now: float) -> tuple[Keyed, bool]:
+    """Merge a device's items (by key) into the server's; see the module docstring.
+
+    Unchanged items keep the server's objects, so callers can tell what changed by identity.
+    """
+    ours = server.items
+    # Comprehensions, not one loop doing everything: a sync of 10,000 favorites with a
+    # handful of edits spends its time here, and these run several times faster.
+    gone = [key for key in ours if key not in device]
+    new = [key for key in device if key not in ours]
+    edited = [key for key, mine in device.items()
+              if key in ours and mine is not ours[key] and mine != ours[key]]
+    if not (gone or new or edited):
+        return server, False
+    items, meta, tombs = dict(ours), dict(server.meta), dict(server.tombs)
     changed = False
-    for key, current in server.items.items():
-        created, modified = server.meta.get(key, NO_VERSIONS)
-        mine = device.get(key)
-        if mine is None:
-            if created <= seen:  # the device had it and let it go: a deletion
-                tombs[key] = [version, now]
-                meta.pop(key, None)
-                changed = True
-            else:
-                items[key] = current
-        elif modified <= seen and not same(mine, current):
-            items[key] = mine
+    for key in gone:
+        if meta.get(key, NO_VERSIONS)[0] <= seen:  # the device had it and let it go: a deletion
+            del items[key]
+            meta.pop(key, None)
+            tombs[key] = [version, now]
+            changed = True
+    for key in edited:
+        created, modified = meta.get(key, NO_VERSIONS)
+        if modified <= seen:  # else the server's copy is newer than anything the device saw
+            items[key] = device[key]
             meta[key] = [created, version]
             changed = True
-        else:
-            items[key] = current
-    for key, mine in device.items():
-        if key in server.items:
-            continue
+    for key in new:
         tomb = tombs.get(key)
         if tomb is not None and tomb[0] > seen:
             continue  # deleted after the device last synced: no resurrection
         tombs.pop(key, None)
-        items[key] = mine
+        items[key] = device[key]
         meta[key] = [version, version]
         changed = True
-    return Keyed(items, meta, tombs), changed
+    if not changed:
+        return server, False
+    return Keyed(items, meta, tombs), True
 
 
 # Newest first (sorted in reverse). The timestamp text sorts as time when devices spell it
 # alike (they do: one client writes them all) and costs nothing to compare; parsing does.
 favorite_order = operator.itemgetter("addedAt", "videoId")
+FEW_MOVED = 64  # up to this many new or edited favorites are placed one by one, not sorted
 
 
 def merge_favorites(server: Keyed, device_items: list[dict] | None, seen: int, version: int,
                     now: float) -> tuple[Keyed, bool]:
     """Favorites keyed by videoId; newest `addedAt` first."""
-    if device_items is None:
-        return server, False
+    if device_items is None or device_items == list(server.items.values()):
+        return server, False  # at C speed; nearly free when validation kept the stored items
     merged, changed = merge_keyed(server, first_by_key(device_items, "videoId"),
                                   seen, version, now)
     if not changed:
@@ -148,9 +156,31 @@ def merge_favorites(server: Keyed, device_items: list[dict] | None, seen: int, v
     if len(merged.items) > MAX_FAVORITES:
         raise LimitExceeded(f"favorites: at most {MAX_FAVORITES} items "
                             f"(the merge would make {len(merged.items)})")
-    ordered = sorted(merged.items.values(), key=favorite_order, reverse=True)
-    merged.items = {item["videoId"]: item for item in ordered}
+    merged.items = newest_first(merged.items, server.items)
     return merged, True
+
+
+def newest_first(items: dict[str, dict], server: dict[str, dict]) -> dict[str, dict]:
+    """`items` ordered newest `addedAt` first, knowing the server's items are in that order.
+
+    Items that are the server's own objects keep their relative order, so with a handful
+    of new or edited items only those are placed, by binary search, instead of sorting
+    10,000 favorites again.
+    """
+    keys, values = list(items), list(items.values())
+    moved = list(map(operator.is_not, map(server.get, keys), values))
+    count = sum(moved)
+    if count == 0:
+        return items
+    if count > FEW_MOVED:
+        ordered = sorted(values, key=favorite_order, reverse=True)
+    else:
+        ordered = list(compress(values, map(operator.not_, moved)))
+        ordered.reverse()  # bisect wants ascending order
+        for item in compress(values, moved):
+            insort(ordered, item, key=favorite_order)
+        ordered.reverse()
+    return dict(zip(map(operator.itemgetter("videoId"), ordered), ordered))
 
 
 # -- history ----------------------------------------------------------------------------
@@ -253,8 +283,8 @@ def merge_song_order(server_order: list[str], device_order: list[str], survivors
 def merge_playlist_songs(server: Keyed, order_version: int, device_songs: list[dict] | None,
                          seen: int, version: int, now: float) -> tuple[Keyed, int, bool]:
     """One playlist's songs: keyed by videoId with tombstones, plus its order."""
-    if device_songs is None:
-        return server, order_version, False
+    if device_songs is None or device_songs == list(server.items.values()):
+        return server, order_version, False  # untouched (most playlists), compared at C speed
     device = first_by_key(device_songs, "videoId")
     merged, changed = merge_keyed(server, device, seen, version, now)
     device_order = [k for k in device if k in server.items and k in merged.items]
@@ -263,8 +293,8 @@ def merge_playlist_songs(server: Keyed, order_version: int, device_songs: list[d
     may_order = order_version <= seen
     reorders = may_order and device_order != server_order
     order = merge_song_order(list(server.items), list(device), merged.items, may_order)
-    if list(merged.items) != order:
-        merged.items = {k: merged.items[k] for k in order}
+    if list(merged.items) != order:  # a new Keyed: `merged` may be the server's own
+        merged = Keyed({k: merged.items[k] for k in order}, merged.meta, merged.tombs)
     if reorders:
         order_version, changed = version, True
     if len(merged.items) > MAX_PLAYLIST_SONGS:

@@ -12,11 +12,13 @@ from mediahub import BadRequest
 from mediahub.auth import current_user, require_user
 from mediahub.openapi import html_page
 from mediahub_library_sync import store
+from mediahub_library_sync.gcpause import collector_paused
 from mediahub_library_sync.merge import LimitExceeded
 from mediahub_library_sync.schemas import (FavoritesPut, HistoryPut, Library, PlaylistsPut,
                                            PreferencesPut, QueuePut, RecentSearchesPut,
                                            SessionPing, SessionStatus, SyncRequest, adapter,
                                            describe_errors)
+from mediahub_library_sync.validation import InvalidRequest, parse_request
 
 blueprint = Blueprint("library", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/static/library")
@@ -24,12 +26,11 @@ blueprint = Blueprint("library", __name__, template_folder="templates",
 BEARER = [{"bearer": []}]
 
 
-async def read_body(shape: type) -> dict:
-    """The JSON body validated as `shape`, under this plugin's own size cap.
+async def read_raw() -> bytes:
+    """The raw body, under this plugin's own size cap.
 
     The app caps bodies at 1 MiB; a full sync of a large library is several MB, so the
-    cap is raised here, for these routes only, before anything is read. Validation runs
-    on the raw bytes (pydantic parses them in one pass), and every problem names its item.
+    cap is raised here, for these routes only, before anything is read.
     """
     limit = store.settings().max_body_bytes
     body = request.body
@@ -40,8 +41,13 @@ async def read_body(shape: type) -> dict:
     raw = await request.get_data(cache=False)
     if not raw.strip():
         raise BadRequest("body: a JSON object is required", code="invalid_request")
+    return raw
+
+
+async def read_body(shape: type) -> dict:
+    """A small JSON body validated as `shape` by pydantic; every problem names its field."""
     try:
-        return adapter(shape).validate_json(raw)
+        return adapter(shape).validate_json(await read_raw())
     except ValidationError as exc:
         raise BadRequest(describe_errors(exc), code="invalid_request") from None
 
@@ -56,9 +62,18 @@ async def signed_in_user_id():
     return (await current_user()).id
 
 
-async def merge_and_answer(device: dict) -> Response:
+async def merge_and_answer(shape: type) -> Response:
+    """Read a library write, merge it and answer with the whole library.
+
+    The envelope is checked first, the items once the stored library is read (validation).
+    """
+    raw = await read_raw()
+    user_id = await signed_in_user_id()
     try:
-        body, _ = await store.sync(await signed_in_user_id(), device, time.time())
+        with collector_paused():  # see gcpause: the request's objects never reach the collector
+            body, _ = await store.sync(user_id, parse_request(raw, shape), time.time())
+    except InvalidRequest as exc:
+        raise BadRequest(str(exc), code="invalid_request") from None
     except LimitExceeded as exc:
         raise BadRequest(str(exc), code="library_limit") from None
     return library_response(body)
@@ -77,7 +92,7 @@ async def sync_library() -> Response:
     playlist ids come back as server ids, with the mapping in `playlist_id_map`. When
     `full_replacement` is true the device must replace its local library with the answer.
     """
-    return await merge_and_answer(await read_body(SyncRequest))
+    return await merge_and_answer(SyncRequest)
 
 
 @blueprint.get("/api/me/library")
@@ -91,7 +106,7 @@ async def get_library() -> Response:
 
 def section_route(path: str, shape: type, summary: str):
     async def put_section() -> Response:
-        return await merge_and_answer(await read_body(shape))
+        return await merge_and_answer(shape)
 
     put_section.__name__ = "put_" + path.strip("/").split("/")[-1].replace("-", "_")
     put_section.__doc__ = (f"{summary}\n\nMerged like the same section of a sync (send "

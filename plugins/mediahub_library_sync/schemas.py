@@ -1,8 +1,9 @@
 """The library's wire shapes (seed 002's field names) as pydantic TypedDicts, and their limits.
 
-TypedDicts, not models: pydantic validates them straight from the JSON bytes into plain
-dicts, which is what the merge works on and what is stored. A 5 MB sync costs tens of
-milliseconds this way instead of hundreds.
+TypedDicts, not models: pydantic validates into plain dicts, which is what the merge works
+on and what is stored. They are the contract (and /openapi.json); the large sections of a
+write are checked against them item by item by validation.py, which skips items equal to
+stored ones.
 """
 
 from __future__ import annotations
@@ -242,14 +243,23 @@ def item_path(loc: tuple) -> str:
     return path or "body"
 
 
-def describe_errors(error: ValidationError, limit: int = 5) -> str:
-    """The first few problems, each naming the item: `favorites[3].addedAt: ...`."""
-    problems = error.errors(include_url=False, include_input=False)
-    parts = []
-    for problem in problems[:limit]:
+def error_lines(error: ValidationError, prefix: tuple = ()) -> list[str]:
+    """Each problem as `path: message`, the path starting with `prefix` (where the value sat)."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
         pattern = (problem.get("ctx") or {}).get("pattern")
         message = PATTERN_MEANING.get(pattern, problem["msg"]).removeprefix("Value error, ")
-        parts.append(f"{item_path(tuple(problem['loc']))}: {message}")
-    if len(problems) > limit:
-        parts.append(f"and {len(problems) - limit} more")
+        lines.append(f"{item_path(prefix + tuple(problem['loc']))}: {message}")
+    return lines
+
+
+def summarize(lines: list[str], limit: int = 5) -> str:
+    """The first few problems, each naming the item: `favorites[3].addedAt: ...`."""
+    parts = lines[:limit]
+    if len(lines) > limit:
+        parts.append(f"and {len(lines) - limit} more")
     return "; ".join(parts)
+
+
+def describe_errors(error: ValidationError, limit: int = 5) -> str:
+    return summarize(error_lines(error), limit)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# The stored form of each section is two JSON documents: `items`, exactly what clients get
-# (so GET can answer without parsing it), and `meta`, the versions and tombstones.
 SECTIONS = ("favorites", "history", "queue", "playlists", "preferences", "recent_searches")
+# The small sections, stored as a row each of two JSON documents: `items`, exactly what
+# clients get (so GET can answer without parsing it), and `meta`, the versions behind them.
+# Favorites and playlists are stored a row per item (rows.py).
+SMALL_SECTIONS = ("history", "queue", "preferences", "recent_searches")
 
 
 @dataclass
@@ -87,25 +89,15 @@ def section_items(state: LibraryState, name: str) -> Any:
     raise KeyError(name)
 
 
-# -- stored form --------------------------------------------------------------------------
-
-
-def keyed_meta(keyed: Keyed) -> dict:
-    return {"meta": keyed.meta, "tombs": keyed.tombs}
+# -- stored form of the small sections ----------------------------------------------------
 
 
 def section_meta(state: LibraryState, name: str) -> dict:
     """The versions and tombstones of one section (stored next to its items)."""
-    if name == "favorites":
-        return keyed_meta(state.favorites)
     if name == "history":
         return {"songs_played": state.songs_played}
     if name == "queue":
         return {"v": state.queue.version}
-    if name == "playlists":
-        lists = state.playlists
-        return {**keyed_meta(lists.lists), "orders": lists.order_versions,
-                "songs": {pid: keyed_meta(songs) for pid, songs in lists.songs.items()}}
     if name == "preferences":
         return {"v": state.preference_versions}
     if name == "recent_searches":
@@ -113,29 +105,13 @@ def section_meta(state: LibraryState, name: str) -> dict:
     raise KeyError(name)
 
 
-def keyed_from(items: list[dict], meta: dict, key: str) -> Keyed:
-    by_key = {item[key]: item for item in items}
-    return Keyed(by_key, meta.get("meta", {}), meta.get("tombs", {}))
-
-
 def load_section(state: LibraryState, name: str, items: Any, meta: dict) -> None:
     """Fill one section of `state` from its stored items and meta documents."""
-    if name == "favorites":
-        state.favorites = keyed_from(items, meta, "videoId")
-    elif name == "history":
+    if name == "history":
         state.history = items
         state.songs_played = int(meta.get("songs_played", len(items)))
     elif name == "queue":
         state.queue = Versioned(items, int(meta.get("v", 0)))
-    elif name == "playlists":
-        headers, songs = {}, {}
-        song_meta = meta.get("songs", {})
-        for playlist in items:
-            pid = playlist["id"]
-            headers[pid] = {k: v for k, v in playlist.items() if k not in ("songs", "song_count")}
-            songs[pid] = keyed_from(playlist.get("songs", []), song_meta.get(pid, {}), "videoId")
-        state.playlists = Playlists(Keyed(headers, meta.get("meta", {}), meta.get("tombs", {})),
-                                    songs, meta.get("orders", {}))
     elif name == "preferences":
         state.preferences = items
         state.preference_versions = meta.get("v", {})
@@ -143,15 +119,3 @@ def load_section(state: LibraryState, name: str, items: Any, meta: dict) -> None
         state.recent_searches = Versioned(items, int(meta.get("v", 0)))
     else:
         raise KeyError(name)
-
-
-def oldest_tombstone(state: LibraryState, name: str) -> float | None:
-    """Server time of the section's oldest tombstone (lets the sweep skip clean sections)."""
-    times: list[float] = []
-    if name == "favorites":
-        times = [t[1] for t in state.favorites.tombs.values()]
-    elif name == "playlists":
-        times = [t[1] for t in state.playlists.lists.tombs.values()]
-        for songs in state.playlists.songs.values():
-            times.extend(t[1] for t in songs.tombs.values())
-    return min(times) if times else None

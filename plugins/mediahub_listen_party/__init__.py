@@ -27,6 +27,9 @@ class ListenPartySettings(BaseModel):
     # Per socket: sustained messages per second and burst before the socket is closed.
     messages_per_second: float = Field(10, gt=0)
     message_burst: int = Field(40, ge=1)
+    # Unknown join codes one client (IP network, and account) may try per minute before
+    # every code lookup answers 429; see docs/party-protocol.md "Join codes" for the why.
+    code_misses_per_minute: int = Field(10, ge=1, le=1000)
 
 
 @hookimpl

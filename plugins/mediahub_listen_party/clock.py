@@ -13,11 +13,17 @@ from dataclasses import dataclass
 KEEP_FASTEST = 3
 
 # Drift policy (milliseconds of playback position against the party's position).
-DEADBAND_MS = 8      # below this: nothing (a rate change itself costs Chromium ~15 ms, see docs)
+DEADBAND_MS = 8      # below this: nothing (sound travels 2.7 m in 8 ms)
 SEEK_MS = 250        # above this: a seek is cheaper than minutes of rate change
-RATE_HORIZON_S = 1.0  # a rate change plans to absorb the drift within ~1 s
+RATE_HORIZON_S = 1.0  # a rate excursion plans to absorb the drift within ~1 s
 MAX_RATE_DELTA = 0.05  # at most 5 % faster/slower: inaudible with pitch preserved
-
+MIN_RATE_DELTA = 0.002  # slower than this is not worth a rate change
+# Changing playbackRate moves the position by itself: in Chromium every change costs
+# about -20 ms (measured: the same for +-0.3 % and +-5 %, from 1.0 or not). A guest starts
+# from that prior and learns its own jump from its excursions (`learn_rate_jump`).
+RATE_JUMP_PRIOR_MS = -20.0
+JUMP_LEARNING = 0.5   # weight of the newest observation in the learned jump
+MAX_JUMP_MS = 60      # a larger "jump" is something else (a stall), not learned
 GOOD_MS = 20
 MEDIUM_MS = 80
 
@@ -59,20 +65,43 @@ def estimate_offset(samples: list[ClockSample], keep: int = KEEP_FASTEST) -> Clo
 
 @dataclass(frozen=True)
 class Correction:
+    """`rate` held for `duration_ms`, then back to 1 (one excursion: each change costs a jump)."""
+
     action: str  # "none" | "rate" | "seek"
     rate: float = 1.0
+    duration_ms: float = 0.0
 
 
-def correction(drift_ms: float) -> Correction:
-    """What to do about a guest `drift_ms` ahead (+) or behind (-) the party position."""
+def correction(drift_ms: float, jump_ms: float = RATE_JUMP_PRIOR_MS) -> Correction:
+    """What to do about a guest `drift_ms` ahead (+) or behind (-) the party position,
+    given that a rate change moves this guest's position by `jump_ms` on its own."""
     size = abs(drift_ms)
     if size < DEADBAND_MS:
         return Correction("none")
     if size >= SEEK_MS:
         return Correction("seek")
-    delta = min(MAX_RATE_DELTA, size / 1000.0 / RATE_HORIZON_S)
-    # Ahead -> play slower; behind -> faster.
-    return Correction("rate", 1.0 - delta if drift_ms > 0 else 1.0 + delta)
+    needed = -drift_ms - jump_ms  # what the excursion's tempo must add to the position
+    delta = min(MAX_RATE_DELTA, max(MIN_RATE_DELTA, abs(needed) / 1000.0 / RATE_HORIZON_S))
+    rate = 1.0 + delta if needed > 0 else 1.0 - delta
+    # The shortest excursion when the jump alone does (nearly) all the work.
+    duration = max(100.0, abs(needed) / delta)
+    return Correction("rate", rate, duration)
+
+
+def excursion_effect_ms(rate: float, elapsed_ms: float) -> float:
+    """How far playing at `rate` for `elapsed_ms` moves a guest against the party."""
+    return (rate - 1.0) * elapsed_ms
+
+
+def learn_rate_jump(learned_ms: float | None, drift_before: float, drift_after: float,
+                    planned_ms: float) -> float | None:
+    """The rate-change jump after one more excursion: what moved beyond the plan."""
+    observed = drift_after - drift_before - planned_ms
+    if abs(observed) > MAX_JUMP_MS:
+        return learned_ms
+    if learned_ms is None:
+        return observed
+    return learned_ms + JUMP_LEARNING * (observed - learned_ms)
 
 
 def sync_quality(drift_ms: float, rtt_ms: float) -> str:

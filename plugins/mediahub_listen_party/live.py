@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 
 from quart import Blueprint, current_app, websocket
 
 from mediahub import NotFound, current_host
 from mediahub.auth import current_user, require_user
+from mediahub.websocket_fanout import DirectSocket, text_frame
+from mediahub.bus import BusUnavailable
 from mediahub_listen_party import clock, party as parties, protocol
 from mediahub_listen_party.models import Party
 from mediahub_listen_party.protocol import ProtocolError
@@ -24,6 +28,8 @@ POLICY_VIOLATION = 1008
 # Bounded inbox per socket: a slow phone drops old messages, never holds the server. Every
 # message carries the whole state, so the newest one is all a client needs.
 INBOX = 64
+# Messages a member's own task must see (it acts on them), never written directly.
+ACTED_ON = ('"t":"HOST_CHANGED"', '"t":"PARTY_ENDED"')
 
 
 @dataclass
@@ -44,6 +50,89 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+class Member:
+    """One socket of a party on this instance: messages go straight to its socket when they
+    can (`DirectSocket`), else through its bounded inbox, which its own task sends in order."""
+
+    def __init__(self, ws, direct: DirectSocket | None):
+        self.ws, self.direct = ws, direct
+        self.inbox: deque[str] = deque()
+        self.dropped = 0
+        self.live = False   # its SNAPSHOT is out: later messages may take the direct path
+        self.busy = False   # its task is sending one: a direct write now would overtake it
+        self._wakeup = asyncio.Event()
+
+    def deliver(self, text: str, frame: bytes | None) -> None:
+        if (frame is not None and self.live and not self.busy and not self.inbox
+                and self.direct is not None and self.direct.try_write(frame)):
+            return
+        if len(self.inbox) >= INBOX:
+            self.inbox.popleft()
+            self.dropped += 1
+        self.inbox.append(text)
+        self._wakeup.set()
+
+    async def next(self) -> str:
+        """The next inbox message; the member counts as busy until it asks again."""
+        self.busy = False
+        while not self.inbox:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        self.busy = True
+        return self.inbox.popleft()
+
+
+class Room:
+    """A party's sockets on this instance, fed by ONE bus subscription.
+
+    One fan-out instead of a subscription (an inbox and a task wake-up) per guest: each
+    message is framed once and written to every socket in one synchronous loop, so a party
+    of 1,000 costs ~1,000 `send()` calls, not 1,000 trips through Quart and Hypercorn.
+    """
+
+    def __init__(self, code: str):
+        self.code = code
+        self.members: set[Member] = set()
+        self.ready = asyncio.Event()  # subscribed (or ended): members may read the snapshot
+        self.ended = False
+        self.task: asyncio.Task | None = None
+
+    async def run(self, bus) -> None:
+        try:
+            async with bus.subscribe(parties.channel(self.code), raw=True) as messages:
+                self.ready.set()
+                async for text in messages:
+                    frame = None if any(m in text for m in ACTED_ON) else text_frame(text)
+                    for member in tuple(self.members):
+                        member.deliver(text, frame)
+        finally:
+            self.ended = True
+            self.ready.set()
+
+
+def enter_room(code: str, member: Member) -> Room:
+    """The party's room on this instance (opened by its first member), with `member` in it."""
+    rooms = current_app.extensions.setdefault("listen_party_rooms", {})
+    room = rooms.get(code)
+    if room is None or room.ended:
+        room = rooms[code] = Room(code)
+        # Its own context: the room must not see the first member's `websocket`.
+        room.task = asyncio.create_task(room.run(current_host().bus), name=f"party-room-{code}",
+                                        context=contextvars.Context())
+    room.members.add(member)
+    return room
+
+
+def leave_room(room: Room, member: Member) -> None:
+    room.members.discard(member)
+    if not room.members:
+        rooms = current_app.extensions.get("listen_party_rooms", {})
+        if rooms.get(room.code) is room:
+            del rooms[room.code]
+        if room.task is not None:
+            room.task.cancel()
 
 
 class HostFeed:
@@ -86,10 +175,16 @@ async def party_socket(code: str) -> None:
     conf = parties.settings()
     bus = current_host().bus
     await websocket.accept()
+    ws = websocket._get_current_object()
     feed = HostFeed(party.code, me)
-    async with bus.subscribe(parties.channel(party.code), raw=True, maxsize=INBOX) as messages:
+    member = Member(ws, DirectSocket.of(ws))
+    room = enter_room(party.code, member)
+    forwarder = None
+    try:
+        await room.ready.wait()
+        if room.ended:
+            raise RuntimeError(f"the bus subscription of party {party.code} ended")
         await parties.connected(party, user.id, +1)
-        forwarder = None
         try:
             # Subscribed first, read second: a change in between arrives as a message with
             # a newer version, and clients ignore anything not newer than what they have.
@@ -97,18 +192,21 @@ async def party_socket(code: str) -> None:
             state = parties.state_of(party)
             await websocket.send_json(protocol.state_message(
                 "SNAPSHOT", state, you=me, code=party.code, serverNow=parties.now_ms()))
-            forwarder = asyncio.create_task(forward(messages, feed))
+            member.live = True
+            forwarder = asyncio.create_task(forward(member, feed))
             await feed.follow(state.host_id)
             await bus.publish(parties.host_channel(party.code),
                               {"t": "MEMBER_JOINED", "memberId": me, "name": name})
             await serve_client(party.code, me, name, conf)
         finally:
-            if forwarder is not None:
-                forwarder.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await forwarder
-            await feed.stop()
             await left(party, user, me, name)
+    finally:
+        leave_room(room, member)
+        if forwarder is not None:
+            forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await forwarder
+        await feed.stop()
 
 
 async def serve_client(code: str, me: str, name: str, conf) -> None:
@@ -129,15 +227,16 @@ async def serve_client(code: str, me: str, name: str, conf) -> None:
         if kind == "PING":
             await websocket.send_json(protocol.pong(message, received, parties.now_ms()))
         elif kind == "SYNC_REPORT":
-            await bus.publish(parties.host_channel(code), {
-                "t": "MEMBER_SYNC", "memberId": me, "name": name,
-                "offsetMs": message["offsetMs"], "driftMs": message["driftMs"],
-                "rttMs": message["rttMs"],
-                "quality": clock.sync_quality(message["driftMs"], message["rttMs"])})
+            with contextlib.suppress(BusUnavailable):  # a report lost in a Redis outage is harmless
+                await bus.publish(parties.host_channel(code), {
+                    "t": "MEMBER_SYNC", "memberId": me, "name": name,
+                    "offsetMs": message["offsetMs"], "driftMs": message["driftMs"],
+                    "rttMs": message["rttMs"],
+                    "quality": clock.sync_quality(message["driftMs"], message["rttMs"])})
         else:
             try:
                 await parties.run_command(code, me, message)
-            except ProtocolError as exc:
+            except (ProtocolError, BusUnavailable) as exc:  # Redis down: stored, members not told
                 party = await Party.get_or_none(code=code)
                 await websocket.send_json({"t": "ERROR", "code": exc.code, "message": str(exc),
                                            "version": party.version if party else None})
@@ -146,8 +245,10 @@ async def serve_client(code: str, me: str, name: str, conf) -> None:
                 return
 
 
-async def forward(messages, feed: HostFeed) -> None:
-    async for text in messages:
+async def forward(member: Member, feed: HostFeed) -> None:
+    """Send what the room could not write directly, in order; act on role changes and the end."""
+    while True:
+        text = await member.next()
         # Messages are forwarded as published (no decode/encode per guest); only the rare
         # role changes and the end are looked at.
         if '"t":"HOST_CHANGED"' in text:

@@ -1,4 +1,4 @@
-"""Party tables: parties (their versioned state), members, and the tracks hosts uploaded."""
+"""Party tables: parties (their versioned state), members, uploaded tracks, join-code misses."""
 
 from __future__ import annotations
 
@@ -59,3 +59,16 @@ class PartyTrack(Model):
 
     class Meta:
         table = "party_tracks"
+
+
+class PartyCodeMiss(Model):
+    """Unknown join codes tried by one client (`ip:<net>` or `user:<id>`) in one minute."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=80)
+    minute = fields.BigIntField(db_index=True)  # Unix time // 60
+    misses = fields.IntField(default=0)
+
+    class Meta:
+        table = "party_code_misses"
+        unique_together = (("key", "minute"),)

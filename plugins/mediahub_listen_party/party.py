@@ -13,7 +13,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
 from mediahub import Forbidden, NotFound, current_host
-from mediahub_listen_party import protocol
+from mediahub_listen_party import code_limit, protocol, sources
 from mediahub_listen_party.models import Party, PartyMember, PartyTrack
 from mediahub_listen_party.protocol import PartyState, ProtocolError
 
@@ -69,6 +69,8 @@ async def create_party(user, name: str = "") -> Party:
     else:
         raise RuntimeError("could not pick a free party code")
     await join(party, user, user.display_name or user.username)
+    # The party's id is the session id of its temporary uploads: its host may delete them.
+    await sources.name_session_host(str(party.id), user.id)
     return party
 
 
@@ -77,6 +79,19 @@ async def find_party(code: str, *, active: bool = True) -> Party:
     if party is None or (active and party.ended_at is not None):
         raise NotFound("no such party (or it has ended)", code="party_not_found")
     return party
+
+
+async def find_party_guarded(code: str, ip: str | None, user) -> Party:
+    """A party by a join code a client typed, behind the guessing limit: after too many
+    unknown codes from this client (IP network, and account) in a minute, every lookup
+    answers 429 — a right code too, or the limit would still tell right from wrong."""
+    keys = code_limit.client_keys(ip, user.id if user is not None else None)
+    await code_limit.check(keys, settings().code_misses_per_minute)
+    try:
+        return await find_party(code)
+    except NotFound:
+        await code_limit.record_miss(keys)
+        raise
 
 
 async def join(party: Party, user, display_name: str) -> PartyMember:
@@ -109,14 +124,6 @@ async def host_online(party_id, host_id: str) -> bool:
     return member is not None and member.connections > 0
 
 
-async def track_for(track_id: str) -> dict | None:
-    track = await PartyTrack.get_or_none(id=track_id)
-    if track is None:
-        return None
-    return {"trackId": track.id, "trackUrl": f"/api/track/{track.id}", "filename": track.filename,
-            "media_id": str(track.media_id), "source": "upload-track"}
-
-
 async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
     """Apply a host command to the stored state; publish and return what members get.
 
@@ -127,7 +134,9 @@ async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[
     state = state_of(party)
     track = None
     if message["t"] == "HOST_TRACK_SELECTED":
-        track = await track_for(message["trackId"])
+        # Role and version first: only the host may make the server look a track up.
+        protocol.check_command(state, user_id, message["version"])
+        track = await sources.resolve(party, user_id, message.get("source"), message["trackId"])
     if message["t"] == "HOST_HANDOFF":
         exists = await PartyMember.exists(party_id=party.id, user_id=message["memberId"]) \
             if is_uuid(message["memberId"]) else False
@@ -137,6 +146,8 @@ async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[
                                            settings().start_lead_ms, track)
     await commit(party, state, new)
     await current_host().bus.publish(channel(party.code), outgoing)
+    if message["t"] == "HOST_HANDOFF":
+        await sources.name_session_host(str(party.id), uuid.UUID(message["memberId"]))
     if message["t"] == "HOST_TRACK_SELECTED":
         await current_host().call_hook("track_changed", session_id=str(party.id),
                                        previous=state.track, current=new.track)
@@ -213,4 +224,5 @@ async def sweep(now: float) -> dict[str, int]:
         if await ledger.delete(track.media):
             tracks += 1  # the row goes with its media (ON DELETE CASCADE) or now
             await PartyTrack.filter(id=track.id).delete()
-    return {"parties_ended": ended, "parties_deleted": deleted, "tracks_deleted": tracks}
+    return {"parties_ended": ended, "parties_deleted": deleted, "tracks_deleted": tracks,
+            "code_misses_forgotten": await code_limit.sweep(now)}

@@ -10,14 +10,15 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, jsonify, redirect, render_template, request
 from quart_schema import DataSource, document_request, document_response, security_scheme
 
-from mediahub import BadRequest, NotFound, current_host, tokens
+from mediahub import BadRequest, Forbidden, NotFound, TooManyRequests, current_host, tokens
 from mediahub.accounts import create_guest
 from mediahub.auth import current_user, json_body, require_user, start_web_session
-from mediahub.openapi import html_page, media_route, optional_body
+from mediahub.openapi import NO_NUL, html_page, media_route, optional_body
 from mediahub.streaming import media_response
 from mediahub.uploads import ingest_multipart
-from mediahub_listen_party import party as parties
-from mediahub_listen_party.models import PartyTrack
+from mediahub_listen_party import party as parties, sources
+from mediahub_listen_party.models import PartyMember, PartyTrack
+from mediahub_listen_party.protocol import ProtocolError
 from mediahub_listen_party.protocol import state_message
 
 blueprint = Blueprint("party", __name__, template_folder="templates",
@@ -27,11 +28,11 @@ BEARER = [{"bearer": []}]
 
 
 class PartyCreate(BaseModel):
-    name: str = Field("", max_length=200)
+    name: str = Field("", max_length=200, pattern=NO_NUL)
 
 
 class JoinRequest(BaseModel):
-    display_name: str = Field("Guest", min_length=1, max_length=64)
+    display_name: str = Field("Guest", min_length=1, max_length=64, pattern=NO_NUL)
 
 
 class PartyState(BaseModel):
@@ -83,6 +84,21 @@ class UploadedTrack(BaseModel):
     filename: str
 
 
+class LibraryTrack(BaseModel):
+    trackId: str
+    title: str
+    durationSec: float | None
+
+
+class LibraryList(BaseModel):
+    tracks: list[LibraryTrack]
+
+
+async def lookup(code: str, user=None):
+    """A party by the join code in the URL, behind the guessing limit (`code_limit`)."""
+    return await parties.find_party_guarded(code, request.remote_addr, user)
+
+
 def snapshot_json(state) -> dict:
     message = state_message("SNAPSHOT", state)
     return {k: message[k] for k in PartyState.model_fields}
@@ -115,7 +131,8 @@ async def create_party():
 @require_user
 async def get_party(code: str):
     """A party's current state (versioned snapshot) and members."""
-    return await party_json(await parties.find_party(code), await current_user())
+    user = await current_user()
+    return await party_json(await lookup(code, user), user)
 
 
 @blueprint.post("/api/parties/<code>/join")
@@ -126,10 +143,10 @@ async def get_party(code: str):
 async def join_party(code: str):
     """Join with a display name. Without an account a guest account is made for the caller:
     the browser gets its session cookie, other clients the `access_token` in the answer."""
-    party = await parties.find_party(code)
+    user = await current_user()
+    party = await lookup(code, user)
     body = await json_body(JoinRequest, optional=True)
     name = body.display_name.strip() or "Guest"
-    user = await current_user()
     access_token = None
     if user is None:
         # JSON only: a cross-site form cannot post it, so no site can sign a visitor in.
@@ -154,9 +171,49 @@ async def join_party(code: str):
 @require_user
 async def end_party(code: str):
     """End the party (host only): every member is told, and `session_ended` fires."""
-    party = await parties.find_party(code)
-    await parties.end_by(party, await current_user())
+    user = await current_user()
+    party = await lookup(code, user)
+    await parties.end_by(party, user)
     return {"ok": True, "code": party.code}
+
+
+# -- library tracks (hls-transcode) ------------------------------------------------------
+
+
+@blueprint.get("/api/parties/<code>/library")
+@security_scheme(BEARER)
+@document_response(LibraryList, 200)
+@require_user
+async def library(code: str):
+    """The caller's library tracks a party can play (hls-transcode, ready ones): the host
+    selects one with `HOST_TRACK_SELECTED {source: "library", trackId}`. Empty when the
+    library plugin is not enabled."""
+    user = await current_user()
+    await lookup(code, user)
+    return {"tracks": await sources.library_listing(user)}
+
+
+@blueprint.get("/api/parties/<code>/library/<track_id>/master.m3u8")
+@security_scheme(BEARER)
+@html_page  # documented like a page: a redirect (3XX) or an error, never JSON on success
+@require_user
+async def library_master(code: str, track_id: str):
+    """The party's library track: a redirect to its freshly signed HLS master playlist
+    (members only, and only the track the party plays)."""
+    user = await current_user()
+    party = await lookup(code, user)
+    track = parties.state_of(party).track or {}
+    if track.get("source") != sources.LIBRARY or track.get("trackId") != track_id:
+        raise NotFound("the party does not play this track", code="track_not_found")
+    if not await PartyMember.exists(party_id=party.id, user_id=user.id):
+        raise Forbidden("join the party first", code="not_a_member")
+    try:
+        url = await sources.signed_master_url(track_id)
+    except ProtocolError:  # deleted from the library since it was selected
+        raise NotFound("this track is no longer in the library", code="track_not_found") from None
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # -- the seed's track endpoints ----------------------------------------------------------
@@ -223,12 +280,17 @@ async def party_home():
 @blueprint.get("/party/<code>")
 @html_page
 async def party_page(code: str):
+    user = await current_user()
     try:
-        party = await parties.find_party(code)
+        party = await lookup(code, user)
     except NotFound:
         return await render_template("party/home.html", missing=code[:12]), 404
-    user = await current_user()
+    except TooManyRequests as exc:
+        return (await render_template("party/home.html", limited=True), 429,
+                {"Retry-After": exc.headers["Retry-After"]})
     state = parties.state_of(party)
     is_host = user is not None and str(user.id) == state.host_id
     return await render_template("party/party.html", party=party, is_host=is_host,
-                                 lead_ms=parties.settings().start_lead_ms)
+                                 lead_ms=parties.settings().start_lead_ms,
+                                 temp_uploads=sources.temp_uploads_enabled(),
+                                 library=sources.library_enabled())

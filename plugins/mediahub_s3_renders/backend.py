@@ -22,6 +22,7 @@ MAX_KEY_BYTES = 1024  # S3's own limit, key_prefix included
 MAX_PARTS = 10_000  # S3's limit on parts per multipart upload
 DELETE_BATCH = 1000  # S3's limit on keys per DeleteObjects request
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+CLEANUP_WAIT = 2.0  # seconds a failing put waits for its abort before raising anyway
 SESSION: Any = None  # one boto3 session for every S3 backend in the process
 SESSION_LOCK = threading.Lock()
 
@@ -66,6 +67,7 @@ class S3Storage:
         self.threads = threads
         self._client: Any = None
         self._executor: ThreadPoolExecutor | None = None
+        self._background: set[asyncio.Task] = set()
 
     @classmethod
     def from_settings(cls, options: dict[str, Any]) -> S3Storage:
@@ -111,6 +113,8 @@ class S3Storage:
         log.info("%s: created the bucket", self.where)
 
     async def close(self) -> None:
+        if self._background:  # aborts still running: let them try before the client goes
+            await asyncio.wait(set(self._background), timeout=self.settings.connect_timeout)
         client, executor = self._client, self._executor
         self._client = self._executor = None
         if executor is not None:
@@ -139,6 +143,13 @@ class S3Storage:
             if converted is exc:
                 raise
             raise converted from exc
+
+    async def _finish_soon(self, coroutine) -> None:
+        """Run a cleanup call, waiting at most CLEANUP_WAIT; past that it goes on alone."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await asyncio.wait({task}, timeout=CLEANUP_WAIT)
 
     async def _call(self, operation: str, **params: Any) -> Any:
         if self._client is None:
@@ -184,6 +195,12 @@ class S3Storage:
                 if pending.size or not upload.parts:
                     await upload.send(pending.take(pending.size))
                 await upload.complete()
+        except StorageUnavailable:
+            if upload is not None:
+                # S3 is failing: a hung one must not hold the caller through the abort's own
+                # retries too. It goes on in the background; the sweep aborts what it cannot.
+                await self._finish_soon(upload.abort())
+            raise
         except BaseException:
             if upload is not None:
                 await upload.abort()
@@ -279,6 +296,33 @@ class S3Storage:
             raise StorageUnavailable(f"{self.where}: {len(errors)} of {len(keys)} deletes failed "
                                      f"({first.get('Code')}: {first.get('Message')})")
         return len(keys)
+
+    async def sweep_temp_files(self, older_than: float) -> int:
+        """Abort multipart uploads started before `older_than` (unix time) and never finished.
+
+        A process killed mid-upload (or whose abort failed while S3 was unreachable) leaves
+        its parts stored, and billed, but invisible to list(); the ledger's sweep calls this.
+        """
+        aborted = 0
+        params = {"Bucket": self.bucket, "Prefix": self.key_prefix}
+        while True:
+            page = await self._call("list_multipart_uploads", **params)
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() >= older_than:
+                    continue  # may still be in progress in some process
+                try:
+                    await self._call("abort_multipart_upload", Bucket=self.bucket,
+                                     Key=upload["Key"], UploadId=upload["UploadId"])
+                except StorageUnavailable as exc:
+                    if error_code(exc.__cause__) != "NoSuchUpload":  # another sweep won
+                        raise
+                log.info("%s: aborted the unfinished multipart upload of %r",
+                         self.where, upload["Key"])
+                aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            params["KeyMarker"] = page.get("NextKeyMarker", "")
+            params["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
     # -- URLs ----------------------------------------------------------------------
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from mediahub.openapi import NO_NUL
 
 USERNAME = Field(min_length=1, max_length=64)
+# Requests are strict: `"is_private": 0` or `"title": 5` is refused as the schema says,
+# not quietly converted (which the API fuzzer rightly reports as a schema violation).
+STRICT = ConfigDict(strict=True)
 
 
 class ThreadCreate(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    model_config = STRICT
+
+    title: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     is_private: bool = True
-    members: list[str] = Field(default_factory=list, max_length=200)
+    members: list[Annotated[str, Field(max_length=64, pattern=NO_NUL)]] = Field(
+        default_factory=list, max_length=200)
 
 
 class ThreadOut(BaseModel):
@@ -29,7 +37,9 @@ class ThreadList(BaseModel):
 
 
 class MessageCreate(BaseModel):
-    text: str = Field("", max_length=10_000)
+    model_config = STRICT
+
+    text: str = Field("", max_length=10_000, pattern=NO_NUL)
     snapshot: dict[str, Any] = Field(default_factory=dict)
     snapshot_metadata: Optional[dict[str, Any]] = None
 
@@ -76,11 +86,15 @@ class AudioUpload(BaseModel):
 
 
 class RenderRef(BaseModel):
+    model_config = STRICT
+
     id: str = Field(min_length=1, max_length=64)
 
 
 class AttachRender(BaseModel):
     """The seed sends the whole Render object; only its id matters (the rest is the server's)."""
+
+    model_config = STRICT
 
     render: RenderRef
     token: Optional[str] = Field(None, max_length=512)

@@ -47,7 +47,7 @@ class S3Settings(BaseModel):
     multipart_threshold: int = Field(8 * MiB, ge=0)
     part_size: int = Field(8 * MiB, ge=MIN_PART_SIZE, le=MAX_PART_SIZE)
     connect_timeout: float = Field(5.0, gt=0)
-    read_timeout: float = Field(60.0, gt=0)
+    read_timeout: float = Field(20.0, gt=0)  # a hung S3 holds a request max_attempts times this
     # Attempts per request (botocore "standard" retries) before the storage counts as down.
     max_attempts: int = Field(3, ge=1, le=10)
 

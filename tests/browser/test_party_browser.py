@@ -38,6 +38,35 @@ SHIFT_CLOCK = """
 })();
 """ % SHIFT_MS
 
+# What each guest's audio element did, for the failure message: media events and, every
+# 100 ms, [true ms, error vs party ms, playbackRate, paused] (`shift` undoes a shifted clock).
+TRACE = """
+(shift) => {
+  const log = window.__trace = [];
+  const now = () => Math.round(performance.timeOrigin + performance.now() - shift);
+  for (const name of ["play", "playing", "pause", "seeking", "seeked", "waiting", "stalled", "ratechange"]) {
+    window.party.audio.addEventListener(name, () => log.push([now(), name,
+      +window.party.audio.currentTime.toFixed(3), window.party.audio.playbackRate]));
+  }
+  setInterval(() => {
+    const s = window.party.state;
+    if (!s || !s.playing) return;
+    const t = performance.timeOrigin + performance.now() - shift;
+    const error = (window.party.audio.currentTime - (s.positionSec + (t - s.serverTimestamp) / 1000)) * 1000;
+    log.push([Math.round(t), +error.toFixed(1), window.party.audio.playbackRate, window.party.audio.paused]);
+    if (log.length > 600) log.splice(0, 100);
+  }, 100);
+}
+"""
+
+
+def traces(pages, last: int = 80) -> str:
+    """The last `last` trace entries of each page, for an assertion message."""
+    return "\n".join(f"guest {i} trace:\n" + "\n".join(
+        str(entry) for entry in page.evaluate("() => window.__trace || []")[-last:])
+        for i, page in enumerate(pages))
+
+
 # Samples [true time ms, error ms] in separate tasks; `shift` undoes a shifted clock.
 SAMPLE = """
 async ([count, gapMs, shift]) => {
@@ -160,6 +189,8 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
     guests = [join_as_guest(party_browser, url, code, f"Guest {i}", shift)
               for i, shift in enumerate(shifts)]
     pages = [page for _, page in guests]
+    for page, shift in zip(pages, shifts):
+        page.evaluate(TRACE, shift)
     offset = pages[2].evaluate("() => window.party.clock.offset")
     assert abs(offset + SHIFT_MS) < 50, f"the shifted guest estimated offset {offset} ms"
 
@@ -180,11 +211,15 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
     print(f"\nafter 10 s: p95 inter-guest offset {p95(offsets):.2f} ms (max {max(offsets):.2f}), "
           f"p95 |error vs party| {p95(absolute):.2f} ms, "
           f"median per guest {[round(statistics.median(s), 2) for s in samples]}")
-    assert p95(offsets) <= 20
+    assert p95(offsets) <= 20, traces(pages)
 
     # The host sees every guest's reported offset.
-    host.wait_for_function("() => document.querySelectorAll('#guest-list li').length === 3"
-                           " && document.querySelector('#guest-list').textContent.includes('offset -9')")
+    try:
+        host.wait_for_function("() => document.querySelectorAll('#guest-list li').length === 3"
+                               " && document.querySelector('#guest-list').textContent.includes('offset -9')")
+    except Exception:
+        raise AssertionError("the host's guest list: " + host.locator("#guest-list").inner_text()
+                             + "\n" + traces(pages)) from None
 
     # Pause reaches every guest within 250 ms.
     for page, shift in zip(pages, shifts):
@@ -195,7 +230,7 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
         page.wait_for_function("() => window.__seen !== null")
     pause_delays = [page.evaluate("() => window.__seen") - clicked for page in pages]
     print(f"pause reached guests after {[round(d, 1) for d in pause_delays]} ms")
-    assert max(pause_delays) <= 250
+    assert max(pause_delays) <= 250, traces(pages)
 
     # Seek (while playing) reaches every guest within 250 ms.
     host.get_by_role("button", name="Play").click()
@@ -210,26 +245,28 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
         page.wait_for_function("() => window.__seen !== null && window.party.state.positionSec === 90")
     seek_delays = [page.evaluate("() => window.__seen") - clicked for page in pages]
     print(f"seek reached guests after {[round(d, 1) for d in seek_delays]} ms")
-    assert max(seek_delays) <= 250
+    assert max(seek_delays) <= 250, traces(pages)
     for page in pages:
         wait_playing(page)
 
     # A guest joining mid-track is within 20 ms after 3 s.
     late_context, late = join_as_guest(party_browser, url, code, "Late")
+    late.evaluate(TRACE, 0)
     wait_playing(late)
     time.sleep(3)
     late_errors = [abs(e) for e in errors(late)]
     print(f"mid-track join after 3 s: p95 |error vs party| {p95(late_errors):.2f} ms")
-    assert p95(late_errors) <= 20
+    assert p95(late_errors) <= 20, traces([late])
 
     # A guest that reloads rejoins in sync.
     pages[1].reload()
     pages[1].wait_for_function("() => window.party && window.party.state && window.party.clock.offset !== null")
+    pages[1].evaluate(TRACE, 0)
     wait_playing(pages[1])
     time.sleep(3)
     rejoined = [abs(e) for e in errors(pages[1])]
     print(f"reloaded guest after 3 s: p95 |error vs party| {p95(rejoined):.2f} ms")
-    assert p95(rejoined) <= 20
+    assert p95(rejoined) <= 20, traces([pages[1]])
 
     for context, _ in guests:
         context.close()

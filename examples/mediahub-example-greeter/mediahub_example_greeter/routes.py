@@ -7,14 +7,14 @@ from quart import Blueprint, render_template
 from quart_schema import validate_request, validate_response
 
 from mediahub import current_host
-from mediahub.openapi import html_page
+from mediahub.openapi import NO_NUL, html_page
 from mediahub_example_greeter.models import Greeting
 
 blueprint = Blueprint("greeter", __name__, template_folder="templates")
 
 
 class NewGreeting(BaseModel):
-    name: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=64, pattern=NO_NUL)  # PostgreSQL refuses NUL
 
 
 class GreetingOut(BaseModel):

@@ -5,6 +5,7 @@
   "use strict";
 
   var POLICY = { deadbandMs: 8, seekMs: 250, rateHorizonS: 1.0, maxRateDelta: 0.05,
+                 minRateDelta: 0.002, rateJumpPriorMs: -20, jumpLearning: 0.5, maxJumpMs: 60,
                  goodMs: 20, mediumMs: 80 };
   var BURST = 10, BURST_GAP_MS = 60, REFRESH_MS = 15000, KEEP_FASTEST = 3, MAX_SAMPLES = 30;
   var CORRECT_EVERY_MS = 100, REPORT_EVERY_MS = 2000, SETTLE_MS = 300;
@@ -64,10 +65,10 @@
     if (!state.trackUrl) { audio.pause(); return; }
     if (loadedUrl !== state.trackUrl) {
       loadedUrl = state.trackUrl;
-      audio.src = state.trackUrl;
-      audio.load();
+      loadTrack(state.trackUrl);
     }
     audio.playbackRate = 1;
+    excursion = null;
     plan += 1;
     if (!state.playing) {
       audio.pause();
@@ -131,12 +132,39 @@
   });
 
   // -- drift correction ------------------------------------------------------------------
-  function correction(driftMs) {
+  // One rate excursion per correction (rate for a planned time, then back to 1): every
+  // playbackRate change moves the position by itself (Chromium: about -20 ms), so a guest
+  // learns its own jump and plans for it (clock.py: correction, learn_rate_jump).
+  function correction(driftMs, jumpMs) {
     var size = Math.abs(driftMs);
-    if (size < POLICY.deadbandMs) return { action: "none", rate: 1 };
-    if (size >= POLICY.seekMs) return { action: "seek", rate: 1 };
-    var delta = Math.min(POLICY.maxRateDelta, size / 1000 / POLICY.rateHorizonS);
-    return { action: "rate", rate: driftMs > 0 ? 1 - delta : 1 + delta };
+    if (size < POLICY.deadbandMs) return { action: "none", rate: 1, durationMs: 0 };
+    if (size >= POLICY.seekMs) return { action: "seek", rate: 1, durationMs: 0 };
+    var needed = -driftMs - jumpMs;
+    var delta = Math.min(POLICY.maxRateDelta,
+                         Math.max(POLICY.minRateDelta, Math.abs(needed) / 1000 / POLICY.rateHorizonS));
+    return { action: "rate", rate: needed > 0 ? 1 + delta : 1 - delta,
+             durationMs: Math.max(100, Math.abs(needed) / delta) };
+  }
+
+  function learnRateJump(learned, before, after, plannedMs) {
+    var observed = after - before - plannedMs;
+    if (Math.abs(observed) > POLICY.maxJumpMs) return learned;
+    return learned === null ? observed : learned + POLICY.jumpLearning * (observed - learned);
+  }
+
+  var excursion = null, rateJump = null;
+  function startExcursion(fix, drift) {
+    var token = plan, started = localNow();
+    var current = excursion = { rate: fix.rate, before: drift, elapsedMs: 0, ended: false };
+    audio.playbackRate = fix.rate;
+    setTimeout(function () {
+      if (excursion !== current || token !== plan) return;  // a new state took over
+      audio.playbackRate = 1;
+      current.elapsedMs = localNow() - started;
+      current.ended = true;
+      settleUntil = localNow() + SETTLE_MS;
+      readings = [];
+    }, fix.durationMs);
   }
 
   function quality(driftMs, rttMs) {
@@ -151,29 +179,35 @@
   }
   function correct() {
     if (!state || !state.playing || audio.paused || audio.seeking || clock.offset === null) return;
+    if (excursion && !excursion.ended) return;  // readings at another rate are not comparable
     var now = serverNow();
     if (now < state.serverTimestamp) return;
     // One reading is noisy (the audio clock advances in output-buffer steps): act on the
     // median of the last half second's readings.
     readings.push((audio.currentTime - targetAt(now)) * 1000);
     if (readings.length > FILTER) readings.shift();
-    if (localNow() < settleUntil) { wasSettling = true; readings = []; return; }
+    if (localNow() < settleUntil) { if (!excursion) wasSettling = true; readings = []; return; }
     if (readings.length < FILTER) return;
     var drift = median(readings);
     lastDrift = drift;
-    if (wasSettling) {
+    if (excursion) {
+      // First reading after a rate excursion: learn what the rate change did by itself.
+      rateJump = learnRateJump(rateJump, excursion.before, drift,
+                               (excursion.rate - 1) * excursion.elapsedMs);
+      excursion = null;
+    } else if (wasSettling) {
       // First reading after a start or seek: learn how late they land.
       wasSettling = false;
       startLatencyMs = Math.max(0, Math.min(300, startLatencyMs - drift * (starts++ ? 0.5 : 1)));
     }
-    var fix = correction(drift);
+    var fix = correction(drift, rateJump === null ? POLICY.rateJumpPriorMs : rateJump);
     if (fix.action !== "none") readings = [];  // judge the next second afresh
     if (fix.action === "seek") {
       audio.playbackRate = 1;
       plan += 1;
       joinRunning(JOIN_LEAD_MS);
-    } else {
-      audio.playbackRate = fix.rate;
+    } else if (fix.action === "rate") {
+      startExcursion(fix, drift);
     }
     showQuality();
   }
@@ -225,11 +259,54 @@
   function clockText(seconds) { var s = Math.max(0, Math.floor(seconds));
                                 return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
 
+  // -- track sources (see docs/party-protocol.md "Track sources") ----------------------------
+  // Library tracks are HLS playlists: hls.js (vendored by hls-transcode) where the browser
+  // has Media Source Extensions, else the browser's own HLS (Safari, recent Chromium).
+  // Either way it is the same <audio> element, so scheduling and drift correction apply as is.
+  var hls = null, libraryLoaded = false;
+  function loadTrack(url) {
+    if (hls) { hls.destroy(); hls = null; }
+    if (/\.m3u8(\?|$)/.test(url.split("#")[0]) && window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls();
+      hls.loadSource(url);
+      hls.attachMedia(audio);
+      return;
+    }
+    audio.src = url;
+    audio.load();
+  }
+
+  function selectTrack(source, trackId) {
+    send({ t: "HOST_TRACK_SELECTED", version: state.version, source: source, trackId: trackId });
+  }
+
+  function loadLibrary() {
+    var list = $("library-list");
+    if (libraryLoaded || !list || !isHost()) return;
+    libraryLoaded = true;
+    window.mediahub.fetch("/api/parties/" + code + "/library").then(function (response) {
+      return response.json();
+    }).then(function (body) {
+      list.textContent = "";
+      (body.tracks || []).forEach(function (track) {
+        var li = document.createElement("li"), pick = document.createElement("button");
+        li.dataset.trackId = track.trackId;
+        li.appendChild(document.createTextNode(track.title));
+        pick.type = "button"; pick.className = "button small"; pick.textContent = "Select";
+        pick.addEventListener("click", function () { selectTrack("library", track.trackId); });
+        li.appendChild(pick);
+        list.appendChild(li);
+      });
+      if (!list.children.length) list.innerHTML = '<li class="muted-label">No ready tracks in your library yet.</li>';
+    }).catch(function () { libraryLoaded = false; });
+  }
+
   function render() {
     $("track-name").textContent = state.filename || (state.trackId ? state.trackId : "Nothing yet");
     $("play-state").textContent = state.playing ? "playing" : "paused";
     $("host-panel").hidden = !isHost();
     renderGuests();
+    loadLibrary();
   }
 
   function renderGuests() {
@@ -286,9 +363,16 @@
     event.preventDefault();
     var file = $("track-file").files[0];
     if (!file) return;
-    var form = new FormData();
+    // With cloudinary-temp: a temporary upload of this party's session (deleted on track
+    // change and party end); without it, the seed's upload-track.
+    var temp = root.dataset.upload === "temp", form = new FormData();
+    if (temp) {
+      form.append("sessionId", root.dataset.session);
+      form.append("songTitle", file.name.slice(0, 300));
+    } else {
+      form.append("filename", file.name);
+    }
     form.append("audio", file);
-    form.append("filename", file.name);
     var xhr = new XMLHttpRequest(), progress = $("upload-progress");
     progress.hidden = false; progress.value = 0;
     xhr.upload.onprogress = function (e) { if (e.lengthComputable) progress.value = 100 * e.loaded / e.total; };
@@ -296,10 +380,11 @@
       var body = {}; try { body = JSON.parse(xhr.responseText); } catch (e) { /* shown below */ }
       if (xhr.status !== 200) { showError((body.error && body.error.message) || "upload failed"); return; }
       progress.value = 100;
-      send({ t: "HOST_TRACK_SELECTED", version: state.version, trackId: body.trackId });
+      if (temp) selectTrack("temp-upload", body.publicId);
+      else selectTrack("upload-track", body.trackId);
     };
     xhr.onerror = function () { showError("upload failed"); };
-    xhr.open("POST", "/api/upload-track");
+    xhr.open("POST", temp ? "/api/temp-upload/upload-temp" : "/api/upload-track");
     xhr.setRequestHeader("X-CSRF-Token", window.mediahub.csrfToken());
     xhr.send(form);
   });
@@ -308,6 +393,7 @@
   window.party = { get state() { return state; }, clock: clock, serverNow: serverNow,
                    targetAt: function (ms) { return targetAt(ms); }, audio: audio,
                    get lastDrift() { return lastDrift; }, get me() { return me; },
+                   get rateJump() { return rateJump; },
                    send: send, get blocked() { return blocked; } };
   connect();
 })();
