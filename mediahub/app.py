@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Blueprint, Quart
 from quart_schema import QuartSchema
 
@@ -81,6 +82,10 @@ def create_app(settings: Settings, extra_plugins: list[tuple[str, Any]] = (),
         await stop_services(app)
 
     app.asgi_app = streaming.MediaGateway(app.asgi_app, host)
+    if settings.server.trusted_proxy_hops:
+        # Outermost, so that every route, the media gateway and WebSockets see the real client.
+        app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy",
+                                          trusted_hops=settings.server.trusted_proxy_hops)
     return app
 
 

@@ -37,6 +37,10 @@ class ServerSettings(Section):
     # permessage-deflate for WebSockets: costs more than it saves on tiny party messages.
     websocket_compression: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Behind N reverse proxies, the client address, scheme and host are read from the Nth
+    # last X-Forwarded-For / -Proto / -Host value. 0 (direct): those headers are ignored,
+    # since anyone could send them.
+    trusted_proxy_hops: int = Field(0, ge=0, le=10)
 
 
 class DatabaseSettings(Section):
