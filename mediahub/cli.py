@@ -108,23 +108,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     config.backlog = 1024  # many WebSockets connect at once when a party starts
     config.accesslog = None
     config.graceful_timeout = 5
-    loop = event_loop_runner(settings.server.event_loop)
-    click.echo(f"mediahub listening on http://{config.bind[0]}  (data: {settings.server.data_dir}, "
-               f"event loop: {loop.__module__.split('.')[0]})")
-    loop(hypercorn_serve(app, config))
-
-
-def event_loop_runner(choice: str):
-    """`asyncio.run` or `uvloop.run`, as `server.event_loop` says."""
-    if choice in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                raise click.ClickException("server.event_loop = \"uvloop\" but uvloop is not installed") from None
-        else:
-            return uvloop.run
-    return asyncio.run
+    click.echo(f"mediahub listening on http://{config.bind[0]}  (data: {settings.server.data_dir})")
+    asyncio.run(hypercorn_serve(app, config))
 
 
 @main.command()

@@ -41,9 +41,6 @@ class ServerSettings(Section):
     # last X-Forwarded-For / -Proto / -Host value. 0 (direct): those headers are ignored,
     # since anyone could send them.
     trusted_proxy_hops: int = Field(0, ge=0, le=10)
-    # uvloop cuts the event loop's own cost per request and per WebSocket message; "auto"
-    # uses it where it is installed (every platform but Windows) and asyncio elsewhere.
-    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
 
 class DatabaseSettings(Section):

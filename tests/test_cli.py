@@ -124,15 +124,3 @@ def test_serve_offers_no_websocket_compression_unless_configured(tmp_path):
     assert plain.startswith(b"http/1.1 101") and deflate.startswith(b"http/1.1 101")
     assert b"sec-websocket-extensions" not in plain
     assert b"sec-websocket-extensions: permessage-deflate" in deflate
-
-
-def test_serve_runs_on_the_event_loop_the_config_names():
-    import asyncio
-
-    import uvloop
-
-    from mediahub.cli import event_loop_runner
-
-    assert event_loop_runner("auto") is uvloop.run  # a dependency on every platform but Windows
-    assert event_loop_runner("uvloop") is uvloop.run
-    assert event_loop_runner("asyncio") is asyncio.run
