@@ -23,8 +23,8 @@ import struct
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
 from wsproto.connection import ConnectionState
 
-# A socket whose kernel + transport buffers hold more than this is a slow reader: leave it
-# to the ordinary path, which awaits drain() for it alone.
+# A transport holding more than this unsent (the kernel's socket buffer is already full)
+# belongs to a slow reader: leave it to the ordinary path, which awaits drain() for it alone.
 MAX_BUFFERED = 64 * 1024
 
 

@@ -123,14 +123,10 @@ async def error_of(response, status: int, code: str | set[str] | None = None) ->
     return error
 
 
-# Cases that fail because of a bug in a plugin this catalogue's author does not own; each is
-# reported to its owner. strict: the day the bug is fixed, the xfail turns into a failure
-# and the entry must go.
-KNOWN_FAILURES = {
-    "test_hostile_websocket_client[t of the wrong type]":
-        "listen-party: protocol.parse_frame raises TypeError on an unhashable `t` (socket "
-        "closed 1000 after an unhandled error, not 1008)",
-}
+# Cases that fail because of a known bug not fixed yet: `"test_name[case id]": "why"`
+# (none today). strict: the day the bug is fixed, the xfail turns into a failure and the
+# entry must go.
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.fixture(autouse=True)

@@ -92,7 +92,7 @@ def test_play_without_a_track_is_refused():
     '{"t": "HOST_PLAY", "version": true}', '{"t": "HOST_SEEK", "version": 1, "positionSec": -1}',
     '{"t": "HOST_SEEK", "version": 1, "positionSec": "3"}', '{"t": "PING", "t0": NaN}',
     '{"t": "HOST_TRACK_SELECTED", "version": 1, "trackId": ""}', "[" * 100_000,
-    '{"t": "SYNC_REPORT", "offsetMs": 1, "driftMs": 1}',
+    '{"t": "SYNC_REPORT", "offsetMs": 1, "driftMs": 1}', '{"t": ["PING"]}', '{"t": {"a": 1}}',
 ])
 def test_malformed_frames_are_refused(frame):
     with pytest.raises(ProtocolError):

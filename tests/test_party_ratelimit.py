@@ -143,3 +143,22 @@ async def test_counts_are_in_the_database_so_every_instance_shares_them(tmp_path
             results = await host.call_hook("cleanup", now=one_minute + 180)
         assert any(r.get("code_misses_forgotten") == 2 for r in results)
         assert await PartyCodeMiss.all().count() == 0
+
+
+async def test_the_party_socket_is_behind_the_same_limit(app):
+    """Guest accounts are free, so the WebSocket must not be a way around the join limit."""
+    from quart.testing import WebsocketResponseError
+
+    client = app.test_client()
+    code = await start_party(client)
+    guesser = await login(client, "eve")
+    token = guesser["Authorization"].split()[1]
+
+    async def handshake(guess: str) -> int:
+        with pytest.raises(WebsocketResponseError) as refused:
+            async with client.websocket(f"/ws/party/{guess}?access_token={token}") as socket:
+                await socket.receive()
+        return refused.value.response.status_code
+
+    assert [await handshake(guess) for guess in ("AAAAAA", "BBBBBB", "CCCCCC")] == [404] * LIMIT
+    assert await handshake(code) == 429  # the right code too: no oracle for guessers

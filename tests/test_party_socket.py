@@ -133,7 +133,11 @@ async def test_host_hands_the_role_to_a_guest(party):
         changed = await receive(bob, "HOST_CHANGED")
         assert changed["hostId"] == bob_id
         await receive(bob, "MEMBERS")  # the new host now hears about members
-        await send(bob, t="HOST_TRACK_SELECTED", version=2, trackId=party["track"]["trackId"])
+        # A host plays its own uploads (another host's track id is no key to their file).
+        body, content_type = multipart({"audio": ("b.wav", wav_bytes())})
+        own = await (await party["client"].post("/api/upload-track", data=body,
+                                                headers={**party["bob"], **content_type})).get_json()
+        await send(bob, t="HOST_TRACK_SELECTED", version=2, trackId=own["trackId"])
         assert (await receive(host, "TRACK_SELECTED"))["version"] == 3
         await send(host, t="HOST_PAUSE", version=3)
         assert (await receive(host, "ERROR"))["code"] == "not_host"
@@ -228,3 +232,21 @@ async def test_a_command_to_a_party_that_just_ended_closes_quietly(party):
             while True:  # (the host's member list may come first)
                 seen.append((await receive(host))["t"])
         assert "ERROR" not in seen and "PAUSE" not in seen
+
+
+async def test_a_member_inbox_keeps_order_and_drops_the_oldest_when_full():
+    """What the room cannot write straight to a socket waits in the member's bounded inbox."""
+    from mediahub_listen_party.live import INBOX, Member
+
+    member = Member(ws=None, direct=None)
+    member.live = True
+    for i in range(INBOX + 3):
+        member.deliver(f"m{i}", frame=b"unused without a direct socket")
+    assert member.dropped == 3
+    assert [await member.next() for _ in range(INBOX)] == [f"m{i}" for i in range(3, INBOX + 3)]
+    # Busy sending the last one: a new message queues behind it instead of overtaking.
+    assert member.busy
+    waiting = asyncio.create_task(member.next())
+    await asyncio.sleep(0)
+    member.deliver("late", frame=None)
+    assert await asyncio.wait_for(waiting, 1) == "late"

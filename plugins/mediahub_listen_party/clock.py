@@ -13,7 +13,10 @@ from dataclasses import dataclass
 KEEP_FASTEST = 3
 
 # Drift policy (milliseconds of playback position against the party's position).
-DEADBAND_MS = 8      # below this: nothing (sound travels 2.7 m in 8 ms)
+# Below this: nothing (sound travels 2.7 m in 8 ms). Smaller chased the clock estimate's
+# own noise under load (a few ms when a new ping burst lands): each needless excursion
+# costs a second of readings that wobble by +-5 ms. A correction aims at 0, not the edge.
+DEADBAND_MS = 8
 SEEK_MS = 250        # above this: a seek is cheaper than minutes of rate change
 RATE_HORIZON_S = 1.0  # a rate excursion plans to absorb the drift within ~1 s
 MAX_RATE_DELTA = 0.05  # at most 5 % faster/slower: inaudible with pitch preserved

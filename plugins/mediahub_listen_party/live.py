@@ -14,8 +14,8 @@ from quart import Blueprint, current_app, websocket
 
 from mediahub import NotFound, current_host
 from mediahub.auth import current_user, require_user
-from mediahub.websocket_fanout import DirectSocket, text_frame
 from mediahub.bus import BusUnavailable
+from mediahub.websocket_fanout import DirectSocket, text_frame
 from mediahub_listen_party import clock, party as parties, protocol
 from mediahub_listen_party.models import Party
 from mediahub_listen_party.protocol import ProtocolError
@@ -169,7 +169,8 @@ class HostFeed:
 async def party_socket(code: str) -> None:
     """See docs/party-protocol.md for every message."""
     user = await current_user()
-    party = await parties.find_party(code)
+    # Behind the same guessing limit as the join API: guest accounts are free to make.
+    party = await parties.find_party_guarded(code, websocket.remote_addr, user)
     me = str(user.id)
     name = (await parties.join(party, user, user.display_name or user.username)).display_name
     conf = parties.settings()

@@ -74,8 +74,8 @@ def parse_frame(text: object) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError("bad_frame", "frames are JSON objects")
     kind = message.get("t")
-    if kind not in CLIENT_MESSAGES:
-        raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+    if not isinstance(kind, str) or kind not in CLIENT_MESSAGES:  # a list is not even hashable
+        raise ProtocolError("unknown_type", f"unknown message type {str(kind)[:40]!r}")
     if kind in HOST_COMMANDS:
         version = message.get("version")
         if not isinstance(version, int) or isinstance(version, bool) or version < 0:

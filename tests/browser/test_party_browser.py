@@ -164,12 +164,13 @@ def inter_guest_offsets(samples: list[list[float]]) -> list[float]:
     return offsets
 
 
-# Known open problem (issue 5 stays open for it): run alone or with only the other browser
-# tests this passes with p95 inter-guest offsets of 4-10 ms, but in two full-suite runs of
-# .ci/run it measured 69 ms and 265 ms. Until the cause is found the test still runs and
-# prints its measurements, and a failure is reported as XFAIL instead of blocking CI.
-@pytest.mark.xfail(strict=False, reason="sync precision is load-sensitive in full-suite runs; "
-                   "see issue 5")
+# Under load this test used to fail (p95 69 / 265 ms in full-suite runs). The cause was
+# the drift correction, not the audio clock (Chromium's currentTime tracks the wall clock
+# within a millisecond with both cores busy): every playbackRate change moves Chromium's
+# position by about -20 ms by itself, and the old policy changed the rate every half
+# second, so clock-estimate noise under load set off a chain of jumps. Corrections are now
+# single planned excursions that learn and allow for the jump (clock.py). Also fixed: the
+# host's view of the shifted guest's offset may read -89999 ms.
 def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
     url = live_server
     api(url, "/api/auth/register", {"username": "hostess", "password": PASSWORD})
@@ -215,11 +216,17 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
 
     # The host sees every guest's reported offset.
     try:
-        host.wait_for_function("() => document.querySelectorAll('#guest-list li').length === 3"
-                               " && document.querySelector('#guest-list').textContent.includes('offset -9')")
+        # The shifted guest's offset is -90,000 ms give or take the estimate's error (a
+        # millisecond or two under load: "offset -89999 ms" is right too).
+        host.wait_for_function("""([shift]) => document.querySelectorAll('#guest-list li').length === 3
+            && [...document.querySelector('#guest-list').textContent.matchAll(/offset (-?\\d+) ms/g)]
+               .some(m => Math.abs(Number(m[1]) + shift) < 50)""", arg=[SHIFT_MS])
     except Exception:
         raise AssertionError("the host's guest list: " + host.locator("#guest-list").inner_text()
-                             + "\n" + traces(pages)) from None
+                             + "\nguests: " + str([page.evaluate(
+                                 "() => [window.party.me, document.getElementById('sync-status')"
+                                 ".textContent, window.party.lastDrift, window.party.clock.rtt]")
+                                 for page in pages]) + "\n" + traces(pages)) from None
 
     # Pause reaches every guest within 250 ms.
     for page, shift in zip(pages, shifts):

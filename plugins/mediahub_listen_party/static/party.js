@@ -42,7 +42,7 @@
   }
 
   // -- party state -----------------------------------------------------------------------
-  var state = null, me = null, socket = null, retry = 0, ended = false;
+  var state = null, me = null, socket = null, retry = 0, ended = false, opened = false;
   var loadedUrl = null, startTimer = null, settleUntil = 0, lastDrift = 0, blocked = false;
   var startLatencyMs = 0, plan = 0, JOIN_LEAD_MS = 300;  // learned: how late play()/seek lands, compensated next time
 
@@ -228,7 +228,8 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/ws/party/" + encodeURIComponent(code));
-    socket.onopen = function () { retry = 0; $("sync-status").textContent = "connected"; burst(BURST); };
+    opened = false;
+    socket.onopen = function () { opened = true; retry = 0; $("sync-status").textContent = "connected"; burst(BURST); };
     socket.onmessage = function (event) {
       var message = JSON.parse(event.data);
       switch (message.t) {
@@ -247,8 +248,21 @@
       if (ended || event.code === 1008) { $("sync-status").textContent = "disconnected"; return; }
       $("sync-status").textContent = "reconnecting…";
       retry = Math.min(retry + 1, 6);
-      setTimeout(connect, 250 * Math.pow(2, retry - 1));  // rejoin gets a fresh snapshot
+      var backoff = 250 * Math.pow(2, retry - 1);
+      // Refused before it opened: ask why rather than knock again. An ended party must not
+      // keep a forgotten tab guessing (each refusal counts against this network's join limit).
+      if (!opened) { whyRefused(backoff); return; }
+      setTimeout(connect, backoff);  // rejoin gets a fresh snapshot
     };
+  }
+
+  function whyRefused(backoff) {
+    window.mediahub.fetch("/api/parties/" + encodeURIComponent(code)).then(function (response) {
+      if (response.status === 404) { ended = true; $("sync-status").textContent = "the party has ended"; return; }
+      if (response.status === 401) { $("sync-status").textContent = "signed out: reload the page"; return; }
+      var wait = response.status === 429 ? 1000 * (Number(response.headers.get("Retry-After")) || 60) : backoff;
+      setTimeout(connect, wait);
+    }, function () { setTimeout(connect, backoff); });  // offline: try again later
   }
 
   // -- page ------------------------------------------------------------------------------
