@@ -116,21 +116,19 @@ def run(coroutine):
 
 
 async def create_database(server_url: str, name: str) -> None:
-    import asyncpg
-
-    admin = await asyncpg.connect(server_url.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await run_as_admin(server_url, f'CREATE DATABASE "{name}"')
 
 
 async def drop_database(server_url: str, name: str) -> None:
+    await run_as_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def run_as_admin(server_url: str, statement: str) -> None:
     import asyncpg
 
     admin = await asyncpg.connect(server_url.replace("postgres://", "postgresql://", 1))
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(statement)
     finally:
         await admin.close()
 

@@ -37,7 +37,7 @@ from mediahub_cloudinary_temp.models import TempUpload
 from mediahub_hls_transcode.models import Track
 from mediahub_listen_party.models import Party, PartyTrack
 from mediahub_s3_renders.models import Message, Render, Thread
-from tests.party_helpers import wav_bytes
+from tests.party_helpers import receive, wav_bytes
 
 # One event loop for the whole module: the shared apps live across tests.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -1024,14 +1024,6 @@ def socket_of(world: World, code: str, who: dict):
     return world.client.websocket(f"/ws/party/{code}?access_token={token}")
 
 
-async def receive(socket, kind: str | None = None, timeout: float = 5.0) -> dict:
-    """The next message (of type `kind`, skipping others) from a test WebSocket."""
-    async def read():
-        while True:
-            message = json.loads(await socket.receive())
-            if kind is None or message["t"] == kind:
-                return message
-    return await asyncio.wait_for(read(), timeout)
 
 
 async def receive_one_of(socket, kinds: tuple[str, ...], timeout: float = 5.0) -> dict:

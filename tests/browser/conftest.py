@@ -123,3 +123,16 @@ def phone_page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def sign_in_and_start_party(page, url: str, username: str, password: str) -> str:
+    """Sign `page` in through the login form, start a party on /party; returns its join code."""
+    page.goto(url + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(url + "/")
+    page.goto(url + "/party")
+    page.get_by_role("button", name="Start a party").click()
+    page.wait_for_url(url + "/party/*")
+    return page.locator("#party-code").inner_text()

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.browser.conftest import launch_chromium
+from tests.browser.conftest import launch_chromium, sign_in_and_start_party
 
 pytestmark = pytest.mark.browser
 
@@ -175,15 +175,7 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
     url = live_server
     api(url, "/api/auth/register", {"username": "hostess", "password": PASSWORD})
     host_context, host = new_page(party_browser)
-    host.goto(url + "/login")
-    host.get_by_label("Username").fill("hostess")
-    host.get_by_label("Password").fill(PASSWORD)
-    host.get_by_role("button", name="Sign in").click()
-    host.wait_for_url(url + "/")
-    host.goto(url + "/party")
-    host.get_by_role("button", name="Start a party").click()
-    host.wait_for_url(url + "/party/*")
-    code = host.locator("#party-code").inner_text()
+    code = sign_in_and_start_party(host, url, "hostess", PASSWORD)
     host.wait_for_function("() => window.party && window.party.state")
 
     shifts = [0, 0, SHIFT_MS]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.browser.conftest import launch_chromium
+from tests.browser.conftest import launch_chromium, sign_in_and_start_party
 
 pytestmark = pytest.mark.browser
 
@@ -108,15 +108,7 @@ def test_host_file_and_library_track_play_on_a_guest_page(party_browser, live_se
     track_id = library_track(url, token, files["mp3"])
 
     host_context, host = new_page(party_browser)
-    host.goto(url + "/login")
-    host.get_by_label("Username").fill("djhost")
-    host.get_by_label("Password").fill(PASSWORD)
-    host.get_by_role("button", name="Sign in").click()
-    host.wait_for_url(url + "/")
-    host.goto(url + "/party")
-    host.get_by_role("button", name="Start a party").click()
-    host.wait_for_url(url + "/party/*")
-    code = host.locator("#party-code").inner_text()
+    code = sign_in_and_start_party(host, url, "djhost", PASSWORD)
     host.wait_for_function("() => window.party && window.party.state && window.party.me")
 
     guest_context, guest = new_page(party_browser)
