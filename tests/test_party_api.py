@@ -58,8 +58,10 @@ async def test_a_guest_without_an_account_joins_with_a_display_name(app):
     assert response.status_code == 200, body
     assert body["access_token"] and not body["isHost"]
     assert "mediahub_session" in response.headers.get("Set-Cookie", "")
-    names = [m["name"] for m in body["members"]]
-    assert "Zoë" in names
+    assert body["memberCount"] == 2 and "members" not in body  # host + Zoë; the list is a GET away
+    listed = await anonymous.get(f"/api/parties/{party['code']}",
+                                 headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert "Zoë" in [m["name"] for m in (await listed.get_json())["members"]]
     me = await anonymous.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert (await me.get_json())["is_guest"] is True
 

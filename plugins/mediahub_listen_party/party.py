@@ -111,6 +111,10 @@ async def members(party: Party) -> list[dict[str, Any]]:
             for m in rows]
 
 
+async def member_count(party: Party) -> int:
+    return await PartyMember.filter(party=party).count()
+
+
 async def connected(party: Party, user_id, delta: int) -> None:
     """Count a socket opening (+1) or closing (-1); also marks the party active."""
     now = time.time()

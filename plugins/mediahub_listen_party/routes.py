@@ -52,18 +52,25 @@ class Member(BaseModel):
     online: bool
 
 
-class PartyOut(BaseModel):
+class PartySummary(BaseModel):
     code: str
     name: str
     url: str
     sessionId: str
     isHost: bool
     state: PartyState
+
+
+class PartyOut(PartySummary):
     members: list[Member]
 
 
-class JoinOut(PartyOut):
+class JoinOut(PartySummary):
+    """No member list here: when a party starts, hundreds join at once, and a list in every
+    answer would read every member row per join. `GET /api/parties/<code>` has it."""
+
     memberId: str
+    memberCount: int
     access_token: str | None = None
 
 
@@ -104,11 +111,14 @@ def snapshot_json(state) -> dict:
     return {k: message[k] for k in PartyState.model_fields}
 
 
-async def party_json(party, user) -> dict:
+async def party_json(party, user, with_members: bool = True) -> dict:
     state = parties.state_of(party)
-    return {"code": party.code, "name": party.name, "url": f"/party/{party.code}",
-            "sessionId": str(party.id), "isHost": str(user.id) == state.host_id,
-            "state": snapshot_json(state), "members": await parties.members(party)}
+    summary = {"code": party.code, "name": party.name, "url": f"/party/{party.code}",
+               "sessionId": str(party.id), "isHost": str(user.id) == state.host_id,
+               "state": snapshot_json(state)}
+    if with_members:
+        summary["members"] = await parties.members(party)
+    return summary
 
 
 @blueprint.post("/api/parties")
@@ -156,8 +166,8 @@ async def join_party(code: str):
         pair = await tokens.issue_pair(user, current_host().settings.auth)
         access_token = pair.to_json()["access_token"]
     member = await parties.join(party, user, name)
-    answer = {**await party_json(party, user), "memberId": str(member.user_id),
-              "access_token": access_token}
+    answer = {**await party_json(party, user, with_members=False), "memberId": str(member.user_id),
+              "memberCount": await parties.member_count(party), "access_token": access_token}
     response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     if access_token is not None:
