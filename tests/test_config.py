@@ -35,6 +35,25 @@ def test_example_config_documents_every_option():
             assert f"{key} =" in text, f"{section}.{key} is not documented in config.example.toml"
 
 
+
+def test_example_config_documents_every_plugin_option():
+    """Every built-in plugin's `[plugins.<name>]` keys, and the S3 backend's, are in the file."""
+    from mediahub.plugins import PluginHost
+    from mediahub_s3_renders.settings import S3Settings
+
+    text = (ROOT / "config.example.toml").read_text()
+    plugins = PluginHost(load_settings(None, environ={}))
+    plugins.load()
+    sections = {section: model for _, answer in plugins.call_sync("register_config_sections")
+                for section, model in answer.items() if section != "greeter"}  # the example's own
+    assert {"listen_party", "hls_transcode", "s3_renders", "library_sync", "cloudinary_temp"} <= set(sections)
+    for section, model in {**sections, "storage.s3": S3Settings}.items():
+        assert f"[{section if section == 'storage.s3' else 'plugins.' + section}]" in text
+        for key in model.model_fields:
+            assert f"# {key} =" in text or f"\n{key} =" in text, \
+                f"{section}.{key} is not documented in config.example.toml"
+
+
 def test_defaults_need_no_file(tmp_path):
     settings = load_settings(None, environ={"MEDIAHUB__SERVER__DATA_DIR": str(tmp_path)})
     assert settings.database_url.startswith("sqlite://")
