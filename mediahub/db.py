@@ -64,7 +64,7 @@ def _is_unavailable(error: BaseException) -> bool:
         return True
     # A reset, refused or timed-out socket: ours only if the driver or ORM was using it
     # (the storage backends convert their own network failures to StorageUnavailable).
-    return isinstance(error, OSError) and _raised_in(error, DATABASE_MODULES)
+    return isinstance(error, OSError) and raised_in(error, DATABASE_MODULES)
 
 
 def _is_asyncpg_unavailable(error: BaseException) -> bool:
@@ -82,7 +82,7 @@ def _is_asyncpg_unavailable(error: BaseException) -> bool:
     return isinstance(error, pg.InterfaceError) and "clos" in str(error)
 
 
-def _raised_in(error: BaseException, modules: tuple[str, ...]) -> bool:
+def raised_in(error: BaseException, modules: tuple[str, ...]) -> bool:
     traceback = error.__traceback__
     while traceback is not None:
         name = traceback.tb_frame.f_globals.get("__name__", "")

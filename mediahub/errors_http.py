@@ -8,7 +8,7 @@ from quart import Quart, Response, has_request_context, has_websocket_context, j
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
-from mediahub.db import is_database_unavailable
+from mediahub.db import is_database_unavailable, raised_in
 from mediahub.errors import DatabaseUnavailable, MediahubError
 
 log = logging.getLogger("mediahub.http")
@@ -73,7 +73,10 @@ def install(app: Quart) -> None:
 
     @app.errorhandler(RecursionError)
     async def too_deep(error: RecursionError):
-        # json.loads recurses once per nesting level ("[[[[..."): the client's body, not a bug.
+        # json.loads recurses once per nesting level ("[[[[..."): the client's body, not a
+        # bug. Any other runaway recursion is ours, and a 500 like every other bug.
+        if not raised_in(error, ("json",)):
+            return await unexpected(error)
         log.warning("recursion limit on %s: %s", where(), error)
         return error_response(400, "invalid_request", "the JSON body is nested too deeply")
 

@@ -261,3 +261,31 @@ async def test_pages_cannot_be_framed_or_cached(mediahub_client):
     response = await mediahub_client.get("/")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+class RunawayPlugin:
+    @hookimpl
+    def register_routes(app):
+        blueprint = Blueprint("runaway", __name__)
+
+        def deeper(depth: int) -> int:
+            return deeper(depth + 1)
+
+        @blueprint.post("/runaway")
+        async def runaway():
+            return {"depth": deeper(0)}
+
+        return [blueprint]
+
+
+async def test_only_a_too_deep_json_body_is_the_clients_fault(mediahub_app_factory):
+    """A RecursionError from json.loads is a 400; one from our own code stays a 500 (a bug)."""
+    app = await mediahub_app_factory(plugins=[("runaway", RunawayPlugin())])
+    client = app.test_client()
+    nested = await client.post("/api/auth/login", data=b"[" * 50_000 + b"]" * 50_000,
+                               headers={"Content-Type": "application/json"})
+    assert nested.status_code == 400
+    assert (await nested.get_json())["error"]["code"] == "invalid_request"
+    ours = await client.post("/runaway", json={})
+    assert ours.status_code == 500
+    assert (await ours.get_json())["error"]["code"] == "internal_error"
