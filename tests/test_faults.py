@@ -57,33 +57,16 @@ def test_sigkill_mid_upload_leaves_nothing_behind_after_one_sweep(tmp_path, tone
     server = ServerProcess(data_dir)
     server.start()
     try:
-        headers = sign_in(server.url)
-        kept = upload_track(server.url, headers, tone)
-        assert kept.status_code == 200, kept.text
         # 64 MiB announced, 3 MiB sent: the server is killed with the rest still to come.
-        upload = SlowUpload(server.url, "/api/upload-track", headers, field="audio",
-                            file_size=64 * MiB)
-        upload.send(tone + bytes(3 * MiB))
-        wait_for(lambda: any(state == "pending" for *_, state in ledger_rows(data_dir))
-                 and any(Path(name).name.startswith(".mh-") and (media_root / name).stat().st_size
-                         for name in files_under(media_root)),
-                 "the upload's pending ledger row and its partly written temp file")
-        server.kill()
-        upload.close()
-        # The crash left debris: a pending row and a temp file nobody will finish.
-        assert [state for *_, state in ledger_rows(data_dir)].count("pending") == 1
-
-        server.start()
-        report = run_cleanup(server, MEDIAHUB__SERVER__ORPHAN_GRACE="0")
-        assert "ledger_pending_discarded: 1" in report and "temp_files_removed: 1" in report, report
-
-        rows = ledger_rows(data_dir)
-        assert [state for *_, state in rows] == ["stored"], rows
+        headers, kept = kill_mid_upload(
+            server, tone, sent=3 * MiB,
+            debris=lambda: any(state == "pending" for *_, state in ledger_rows(data_dir))
+            and any(Path(name).name.startswith(".mh-") and (media_root / name).stat().st_size
+                    for name in files_under(media_root)),
+            debris_is="the upload's pending ledger row and its partly written temp file")
+        rows = restart_and_sweep(server, data_dir)
         assert files_under(media_root) == [key for _, key, _ in rows]
-        # The upload that finished before the crash is untouched and still plays.
-        with httpx.Client(base_url=server.url, timeout=WAIT_LIMIT) as client:
-            track = client.get(kept.json()["trackUrl"], headers=headers)
-        assert track.status_code == 200 and track.content == tone
+        assert_still_plays(server, headers, kept, tone)
     finally:
         server.__exit__()
 
@@ -97,31 +80,49 @@ def test_sigkill_mid_upload_to_s3_leaves_no_parts_or_objects_after_one_sweep(tmp
     server = ServerProcess(data_dir, config=config)
     server.start()
     try:
-        headers = sign_in(server.url)
-        kept = upload_track(server.url, headers, tone)
-        assert kept.status_code == 200, kept.text
-        upload = SlowUpload(server.url, "/api/upload-track", headers, field="audio",
-                            file_size=64 * MiB)
-        upload.send(tone + bytes(7 * MiB))
-        wait_for(lambda: [u for u in unfinished_uploads(s3, bucket) if u["parts"]],
-                 "a multipart upload with a stored part")
-        server.kill()
-        upload.close()
-        assert [state for *_, state in ledger_rows(data_dir)].count("pending") == 1
-
-        server.start()
-        report = run_cleanup(server, MEDIAHUB__SERVER__ORPHAN_GRACE="0")
-        assert "ledger_pending_discarded: 1" in report and "temp_files_removed: 1" in report, report
-
-        rows = ledger_rows(data_dir)
-        assert [state for *_, state in rows] == ["stored"], rows
+        headers, kept = kill_mid_upload(
+            server, tone, sent=7 * MiB,
+            debris=lambda: [u for u in unfinished_uploads(s3, bucket) if u["parts"]],
+            debris_is="a multipart upload with a stored part")
+        rows = restart_and_sweep(server, data_dir)
         assert bucket_keys(s3, bucket) == [key for _, key, _ in rows]
         assert unfinished_uploads(s3, bucket) == []
-        with httpx.Client(base_url=server.url, timeout=WAIT_LIMIT, follow_redirects=True) as client:
-            track = client.get(kept.json()["trackUrl"], headers=headers)
-        assert track.status_code == 200 and track.content == tone
+        assert_still_plays(server, headers, kept, tone)
     finally:
         server.__exit__()
+
+
+def kill_mid_upload(server: ServerProcess, tone: bytes, *, sent: int, debris, debris_is: str):
+    """Store one track, then SIGKILL the server while a 64 MiB upload has `sent` bytes in and
+    `debris()` (what the crash leaves behind) shows. Returns (headers, the stored track)."""
+    headers = sign_in(server.url)
+    kept = upload_track(server.url, headers, tone)
+    assert kept.status_code == 200, kept.text
+    upload = SlowUpload(server.url, "/api/upload-track", headers, field="audio", file_size=64 * MiB)
+    upload.send(tone + bytes(sent))
+    wait_for(debris, debris_is)
+    server.kill()
+    upload.close()
+    return headers, kept
+
+
+def restart_and_sweep(server: ServerProcess, data_dir: Path) -> list:
+    """Restart on the same data and run one sweep: the crash's pending row and its temp
+    object are discarded; the ledger rows left (all `stored`) are returned."""
+    assert [state for *_, state in ledger_rows(data_dir)].count("pending") == 1
+    server.start()
+    report = run_cleanup(server, MEDIAHUB__SERVER__ORPHAN_GRACE="0")
+    assert "ledger_pending_discarded: 1" in report and "temp_files_removed: 1" in report, report
+    rows = ledger_rows(data_dir)
+    assert [state for *_, state in rows] == ["stored"], rows
+    return rows
+
+
+def assert_still_plays(server: ServerProcess, headers: dict, kept, tone: bytes) -> None:
+    """The upload that finished before the crash is untouched and plays byte for byte."""
+    with httpx.Client(base_url=server.url, timeout=WAIT_LIMIT, follow_redirects=True) as client:
+        track = client.get(kept.json()["trackUrl"], headers=headers)
+    assert track.status_code == 200 and track.content == tone
 
 
 # -- 2. killed during a transcode --------------------------------------------------------------
