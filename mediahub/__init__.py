@@ -21,11 +21,12 @@ from mediahub.errors import (
 )
 
 hookimpl = pluggy.HookimplMarker("mediahub")
+hookspec = pluggy.HookspecMarker("mediahub")  # for plugins that declare their own hooks
 
 __all__ = [
     "BadRequest", "ConfigProblem", "Conflict", "Forbidden", "MediahubError", "NotFound",
     "PayloadTooLarge", "StorageUnavailable", "TooManyRequests", "Unauthorized",
-    "UnsupportedMediaType", "UploadRejected", "hookimpl", "current_host",
+    "UnsupportedMediaType", "UploadRejected", "hookimpl", "hookspec", "current_host",
 ]
 
 
