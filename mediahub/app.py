@@ -124,14 +124,8 @@ async def start_services(app: Quart, *, run_jobs: bool | None = None) -> None:
     await host.jobs.start(run_workers=run_jobs)
     host.scheduler = Scheduler(host)
     host.scheduler.start()
-    for plugin_name, impl in host.plugins.implementations("startup"):
-        try:
-            result = impl.function(**{a: app for a in impl.argnames})
-            if hasattr(result, "__await__"):
-                await result
-        except Exception as exc:
-            log.exception("plugin %s failed to start", plugin_name)
-            host.plugins.disable(plugin_name, f"startup failed: {exc!r}")
+    # A plugin failing to start is disabled (and logged); the others still start.
+    await host.plugins.call_each("startup", app=app)
 
 
 async def stop_services(app: Quart) -> None:

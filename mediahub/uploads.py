@@ -355,6 +355,17 @@ class MultipartReader:
             pass
 
 
+def multipart_reader(request: Request, body_limit: int) -> MultipartReader:
+    """A streaming reader of the request's multipart/form-data body, capped at `body_limit` bytes.
+
+    For routes that handle the parts themselves (`ingest_multipart` is the usual way).
+    """
+    boundary = multipart_boundary(request)
+    if isinstance(request.body, BoundedBody):
+        stream_from(request.body, body_limit)
+    return MultipartReader(request.body, boundary)
+
+
 def multipart_boundary(request: Request) -> bytes:
     if request.mimetype != "multipart/form-data":
         raise BadRequest("expected a multipart/form-data body")

@@ -8,9 +8,7 @@ from pydantic import ValidationError
 from quart import Blueprint, Response, render_template, request
 from quart_schema import document_request, document_response, security_scheme
 
-from mediahub import BadRequest
-from mediahub.auth import current_user, require_user
-from mediahub.openapi import html_page
+from mediahub import BadRequest, current_user, html_page, require_user
 from mediahub_library_sync import store
 from mediahub_library_sync.gcpause import collector_paused
 from mediahub_library_sync.merge import LimitExceeded

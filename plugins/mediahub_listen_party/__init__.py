@@ -33,6 +33,13 @@ class ListenPartySettings(BaseModel):
 
 
 @hookimpl
+def register_hookspecs():
+    from mediahub_listen_party import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
 def register_config_sections():
     return {"listen_party": ListenPartySettings}
 
@@ -61,3 +68,18 @@ async def cleanup(now):
     from mediahub_listen_party import party
 
     return await party.sweep(now)
+
+
+# -- the party's own track source: the seed's `POST /api/upload-track` ---------------------
+
+
+@hookimpl(trylast=True)
+def party_track_sources(user):
+    return [{"source": "upload-track", "label": "A file from your device", "picker": "upload"}]
+
+
+@hookimpl(trylast=True)
+async def party_track_resolve(source, track_id, session_id, user):
+    from mediahub_listen_party import sources
+
+    return await sources.own_upload(track_id, user) if source == sources.UPLOAD_TRACK else None

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 
 from quart import Blueprint, current_app, websocket
 
-from mediahub import NotFound, current_host
-from mediahub.auth import current_user, require_user
-from mediahub.bus import BusUnavailable
-from mediahub.websocket_fanout import DirectSocket, text_frame
+from mediahub import (BusUnavailable, DirectSocket, NotFound, current_host, current_user,
+                      require_user, text_frame)
 from mediahub_listen_party import clock, party as parties, protocol
 from mediahub_listen_party.models import Party
 from mediahub_listen_party.protocol import ProtocolError

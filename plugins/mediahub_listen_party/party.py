@@ -12,7 +12,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from mediahub import Forbidden, NotFound, current_host
+from mediahub import Forbidden, NotFound, User, call_hook, current_host
 from mediahub_listen_party import code_limit, protocol, sources
 from mediahub_listen_party.models import Party, PartyMember, PartyTrack
 from mediahub_listen_party.protocol import PartyState, ProtocolError
@@ -140,7 +140,8 @@ async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[
     if message["t"] == "HOST_TRACK_SELECTED":
         # Role and version first: only the host may make the server look a track up.
         protocol.check_command(state, user_id, message["version"])
-        track = await sources.resolve(party, user_id, message.get("source"), message["trackId"])
+        track = await sources.resolve(party, user_id, await User.get(id=user_id),
+                                      message.get("source"), message["trackId"])
     if message["t"] == "HOST_HANDOFF":
         exists = await PartyMember.exists(party_id=party.id, user_id=message["memberId"]) \
             if is_uuid(message["memberId"]) else False
@@ -151,10 +152,10 @@ async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[
     await commit(party, state, new)
     await current_host().bus.publish(channel(party.code), outgoing)
     if message["t"] == "HOST_HANDOFF":
-        await sources.name_session_host(str(party.id), uuid.UUID(message["memberId"]))
+        await sources.name_session_host(str(party.id), message["memberId"])
     if message["t"] == "HOST_TRACK_SELECTED":
-        await current_host().call_hook("track_changed", session_id=str(party.id),
-                                       previous=state.track, current=new.track)
+        await call_hook("track_changed", session_id=str(party.id), previous=state.track,
+                        current=new.track)
     return outgoing
 
 
@@ -199,7 +200,7 @@ async def end_party(party: Party, reason: str) -> bool:
         return False
     host = current_host()
     await host.bus.publish(channel(party.code), {"t": "PARTY_ENDED", "reason": reason})
-    await host.call_hook("session_ended", session_id=str(party.id), reason=reason)
+    await call_hook("session_ended", session_id=str(party.id), reason=reason)
     return True
 
 

@@ -294,25 +294,31 @@
     send({ t: "HOST_TRACK_SELECTED", version: state.version, source: source, trackId: trackId });
   }
 
+  // One list per track source that offers a picker (library, collection, ...): filled from
+  // GET /api/parties/<code>/tracks?source=<name>.
   function loadLibrary() {
-    var list = $("library-list");
-    if (libraryLoaded || !list || !isHost()) return;
+    if (libraryLoaded || !isHost()) return;
+    var lists = document.querySelectorAll("ul.source-list[data-source]");
+    if (!lists.length) return;
     libraryLoaded = true;
-    window.mediahub.fetch("/api/parties/" + code + "/library").then(function (response) {
-      return response.json();
-    }).then(function (body) {
-      list.textContent = "";
-      (body.tracks || []).forEach(function (track) {
-        var li = document.createElement("li"), pick = document.createElement("button");
-        li.dataset.trackId = track.trackId;
-        li.appendChild(document.createTextNode(track.title));
-        pick.type = "button"; pick.className = "button small"; pick.textContent = "Select";
-        pick.addEventListener("click", function () { selectTrack("library", track.trackId); });
-        li.appendChild(pick);
-        list.appendChild(li);
-      });
-      if (!list.children.length) list.innerHTML = '<li class="muted-label">No ready tracks in your library yet.</li>';
-    }).catch(function () { libraryLoaded = false; });
+    Array.prototype.forEach.call(lists, function (list) {
+      var source = list.dataset.source;
+      window.mediahub.fetch("/api/parties/" + code + "/tracks?source=" + encodeURIComponent(source)).then(function (response) {
+        return response.json();
+      }).then(function (body) {
+        list.textContent = "";
+        (body.tracks || []).forEach(function (track) {
+          var li = document.createElement("li"), pick = document.createElement("button");
+          li.dataset.trackId = track.trackId;
+          li.appendChild(document.createTextNode(track.title));
+          pick.type = "button"; pick.className = "button small"; pick.textContent = "Select";
+          pick.addEventListener("click", function () { selectTrack(source, track.trackId); });
+          li.appendChild(pick);
+          list.appendChild(li);
+        });
+        if (!list.children.length) list.innerHTML = '<li class="muted-label">Nothing to pick here yet.</li>';
+      }).catch(function () { libraryLoaded = false; });
+    });
   }
 
   function render() {
