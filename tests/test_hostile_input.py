@@ -1368,6 +1368,12 @@ HOSTILE_FRAMES = {
     "a host command with version 1e999": frames('{"t": "HOST_PLAY", "version": 1e999, "positionSec": 0}'),
     "a seek to Infinity": frames('{"t": "HOST_SEEK", "version": 1, "positionSec": Infinity}'),
     "a sync report of strings": frames('{"t": "SYNC_REPORT", "offsetMs": "x", "driftMs": "y", "rttMs": "z"}'),
+    # (A JSON integer larger than any float: `math.isfinite` on it raised OverflowError.)
+    "a ping whose t0 has 310 digits": frames('{"t": "PING", "t0": 1%s}' % ("0" * 309)),
+    "a sync report whose rttMs has 310 digits": frames(
+        '{"t": "SYNC_REPORT", "offsetMs": 0, "driftMs": 0, "rttMs": 1%s}' % ("0" * 309)),
+    "a seek to a position of 310 digits": frames(
+        '{"t": "HOST_SEEK", "version": 1, "positionSec": 1%s}' % ("0" * 309)),
     "10 000 pings as fast as possible": frames(*[json.dumps({"t": "PING", "t0": n}) for n in range(10_000)]),
     "10 000 frames of garbage": frames(*["\x00garbage"] * 10_000),
 }
