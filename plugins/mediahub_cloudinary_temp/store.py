@@ -72,11 +72,12 @@ async def set_session_host(session_id: str, user_id: Any, now: float | None = No
 
 async def record(host: Host, media: MediaObject, *, session_id: str, uploader_id: Any, song_title: str,
                  expires_at: float) -> tuple[TempUpload, bool]:
-    """Record a stored upload; if these bytes are already in the session, return that one instead.
+    """Record a stored upload; if this uploader already put these bytes in the session, return
+    that one instead (another user's copy is never theirs to find or to keep alive).
 
     Returns (upload, created). When not created the caller discards `media`.
     """
-    existing = await find_duplicate(host, session_id, media.sha256)
+    existing = await find_duplicate(host, session_id, uploader_id, media.sha256)
     if existing is not None:
         return existing, False
     try:
@@ -85,16 +86,16 @@ async def record(host: Host, media: MediaObject, *, session_id: str, uploader_id
             uploader_id=uploader_id, song_title=song_title, sha256=media.sha256,
             expires_at=expires_at)
     except IntegrityError:  # the same bytes finished uploading at the same moment
-        existing = await find_duplicate(host, session_id, media.sha256)
+        existing = await find_duplicate(host, session_id, uploader_id, media.sha256)
         if existing is None:
             raise
         return existing, False
     return upload, True
 
 
-async def find_duplicate(host: Host, session_id: str, sha256: str) -> TempUpload | None:
+async def find_duplicate(host: Host, session_id: str, uploader_id: Any, sha256: str) -> TempUpload | None:
 
-    upload = await TempUpload.get_or_none(session_id=session_id, sha256=sha256)
+    upload = await TempUpload.get_or_none(session_id=session_id, uploader_id=uploader_id, sha256=sha256)
     if upload is None:
         return None
     media = await MediaObject.get_or_none(id=upload.media_id, state="stored")

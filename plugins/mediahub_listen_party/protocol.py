@@ -102,9 +102,15 @@ def parse_frame(text: object) -> dict[str, Any]:
 
 
 def check_number(value: object, name: str) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ProtocolError("bad_frame", f"{name} must be a finite number")
-    return float(value)
+    try:
+        number = float(value)  # a JSON integer of 309 digits is larger than any float
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ProtocolError("bad_frame", f"{name} must be a finite number")
+    return number
 
 
 def check_position(value: object) -> float:
