@@ -30,6 +30,11 @@ class ListenPartySettings(BaseModel):
     # Unknown join codes one client (IP network, and account) may try per minute before
     # every code lookup answers 429; see docs/party-protocol.md "Join codes" for the why.
     code_misses_per_minute: int = Field(10, ge=1, le=1000)
+    # Reactions per member: this many at once, then one every `reaction_seconds`.
+    reaction_burst: int = Field(3, ge=1, le=50)
+    reaction_seconds: float = Field(1.0, gt=0, le=60)
+    # A new party's "vote to skip" share of online listeners (the host may change it).
+    skip_share: float = Field(0.5, gt=0, le=1)
 
 
 @hookimpl

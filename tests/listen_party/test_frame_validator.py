@@ -17,7 +17,8 @@ numbers = st.integers() | huge | huge.map(lambda n: -n) | st.floats()
 scalars = st.none() | st.booleans() | numbers | st.text(max_size=20)
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-FIELDS = ["version", "positionSec", "t0", "offsetMs", "driftMs", "rttMs", "trackId", "memberId", "source"]
+FIELDS = ["version", "positionSec", "t0", "offsetMs", "driftMs", "rttMs", "trackId", "memberId", "source",
+          "entryId", "toIndex", "durationSec", "role", "guestsControl", "guestsAdd", "skipShare", "emoji"]
 frames = st.fixed_dictionaries(
     {"t": st.sampled_from(sorted(protocol.CLIENT_MESSAGES)) | json_values},
     optional={name: numbers | json_values for name in FIELDS})
@@ -48,8 +49,11 @@ def test_any_json_frame_is_accepted_or_refused_with_protocol_error(frame):
     elif kind == "SYNC_REPORT":
         clock.sync_quality(message["driftMs"], message["rttMs"])
         assert all(math.isfinite(float(message[f])) for f in ("offsetMs", "driftMs", "rttMs"))
+    elif kind == "REACT":
+        assert message["emoji"] in protocol.REACTIONS
     else:
-        state = PartyState(version=message["version"], host_id="host", track=TRACK)
+        # Commands without a version (QUEUE_ADD, VOTE_SKIP, ...) apply to the newest state.
+        state = PartyState(version=message.get("version", 0), host_id="host", track=TRACK)
         try:
             new, out = protocol.apply_command(state, message, "host", 1000.0, 500.0, track=TRACK)
         except ProtocolError:
