@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from urllib.parse import unquote
 
+import segno
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, jsonify, redirect, render_template, request
 from quart_schema import DataSource, document_request, document_response, security_scheme
@@ -16,7 +18,7 @@ from mediahub import (NO_NUL, BadRequest, Forbidden, NotFound, TooManyRequests, 
                       start_web_session)
 from mediahub_listen_party import party as parties, sources
 from mediahub_listen_party.models import PartyMember, PartyTrack
-from mediahub_listen_party.protocol import state_message
+from mediahub_listen_party.protocol import REACTIONS, state_message
 
 blueprint = Blueprint("party", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/party/static")
@@ -226,8 +228,11 @@ async def refreshed_track(code: str, source: str, track_id: str, name: str):
     track the party plays)."""
     user = await current_user()
     party = await lookup(code, user)
-    track = parties.state_of(party).track or {}
-    if (track.get("source"), track.get("trackId"), track.get("refresh")) != (source, track_id, name):
+    state = parties.state_of(party)
+    # The playing track, or a queued one (browsers load the next track ahead of its start).
+    track = next((t for t in (state.track, *state.queue) if t and (
+        t.get("source"), t.get("trackId"), t.get("refresh")) == (source, track_id, name)), None)
+    if track is None:
         raise NotFound("the party does not play this track", code="track_not_found")
     if not await PartyMember.exists(party_id=party.id, user_id=user.id):
         raise Forbidden("join the party first", code="not_a_member")
@@ -237,6 +242,25 @@ async def refreshed_track(code: str, source: str, track_id: str, name: str):
     response = redirect(url, 302)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@blueprint.get("/party/<code>/qr.svg")
+@html_page  # an image, documented like a page
+@require_user
+async def invite_qr(code: str) -> Response:
+    """The party's join link as a QR code (SVG), drawn here: no outside service sees the code."""
+    party = await lookup(code, await current_user())
+    image = io.BytesIO()
+    segno.make(join_url(party.code), error="m").save(image, kind="svg", scale=6, border=2,
+                                                     dark="#111", light="#fff", xmldecl=False)
+    response = Response(image.getvalue(), content_type="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def join_url(code: str) -> str:
+    """The absolute link a guest opens (or scans) to join: the party page on this site."""
+    return f"{request.host_url.rstrip('/')}/party/{code}"
 
 
 # -- the seed's track endpoints ----------------------------------------------------------
@@ -297,7 +321,8 @@ async def party_home():
     code = request.args.get("code", "")
     if code.strip().isalnum() and len(code.strip()) <= 12:  # the join form without JavaScript
         return redirect(f"/party/{code.strip().upper()}")
-    return await render_template("party/home.html")
+    return await render_template("party/home.html",
+                                 allow_guests=current_host().settings.auth.allow_guests)
 
 
 @blueprint.get("/party/<code>")
@@ -315,4 +340,5 @@ async def party_page(code: str):
     is_host = user is not None and str(user.id) == state.host_id
     return await render_template("party/party.html", party=party, is_host=is_host,
                                  lead_ms=parties.settings().start_lead_ms,
-                                 sources=await sources.offered(user))
+                                 sources=await sources.offered(user), join_url=join_url(party.code),
+                                 reactions=REACTIONS)
