@@ -7,6 +7,7 @@ built-in plugins and the example plugin to it.
 """
 
 from mediahub.accounts import create_guest
+from mediahub.auth import json_body
 from mediahub.bus import BusUnavailable
 from mediahub.csrf import token_in_body as csrf_token_in_body
 from mediahub.errors import (
@@ -29,18 +30,17 @@ from mediahub.markers import hookimpl, hookspec
 from mediahub.media import AudioInfo, NotAudio, ffmpeg_path, probe
 from mediahub.models import MediaObject, User
 from mediahub.openapi import NO_NUL, html_page, media_route, optional_body
-from mediahub.ranges import ByteRange
+from mediahub.datatypes import ByteRange, IncomingUpload, InvalidKey, ObjectStat, PresignedUpload
 from mediahub.sniff import SNIFF_BYTES, AudioType, detect_audio_type
-from mediahub.storage import (InvalidKey, ObjectStat, PresignedUpload, Storage, check_key,
-                              guess_content_type, new_key)
+from mediahub.storage import Storage, check_key, guess_content_type, new_key
 from mediahub.streaming import (check_media_signature, media_response, media_signature,
                                 signed_media_url)
 from mediahub.tokens import TokenPair, user_for_access_token
 from mediahub.tokens import issue_pair as issue_token_pair
-from mediahub.uploads import (FORM_OVERHEAD_BYTES, MAX_FIELDS, IncomingUpload, MultipartReader,
-                              discard, ingest, ingest_multipart, multipart_reader)
+from mediahub.uploads import (FORM_OVERHEAD_BYTES, MAX_FIELDS, MultipartReader, discard, ingest,
+                              ingest_multipart, ingest_request, limit_request_body,
+                              multipart_reader)
 from mediahub.viewer import current_user, require_user, start_web_session
-from mediahub.auth import json_body
 from mediahub.websocket_fanout import DirectSocket, text_frame
 
 __all__ = [
@@ -61,7 +61,7 @@ __all__ = [
     "Storage", "ObjectStat", "PresignedUpload", "InvalidKey", "check_key", "guess_content_type",
     "new_key", "MediaObject",
     # uploads
-    "IncomingUpload", "ingest", "ingest_multipart", "discard", "multipart_reader",
+    "IncomingUpload", "ingest", "ingest_request", "ingest_multipart", "discard", "limit_request_body", "multipart_reader",
     "MultipartReader", "MAX_FIELDS", "FORM_OVERHEAD_BYTES", "SNIFF_BYTES", "AudioType",
     "detect_audio_type",
     # streaming

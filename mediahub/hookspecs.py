@@ -27,9 +27,7 @@ if TYPE_CHECKING:
     import click
     from quart import Quart, Request
     from mediahub.models import MediaObject, User
-
-    from mediahub.streaming import ByteRange
-    from mediahub.uploads import IncomingUpload
+    from mediahub.datatypes import ByteRange, IncomingUpload
 
 
 # --------------------------------------------------------------------------------------
