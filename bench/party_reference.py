@@ -68,7 +68,7 @@ def main() -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from mediahub.websocket_compression import set_websocket_compression
+    from mediahub._compat.hypercorn import set_websocket_compression
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("port", type=int)

@@ -1,10 +1,15 @@
 """mediahub: a self-hosted media server whose every feature is a pluggy plugin.
 
-This module is the public API for plugin authors; everything else is internal.
+This module is the public API for plugin authors: a plugin imports only names listed in
+``__all__`` here (and ``mediahub.testing`` in its tests); every other module is internal
+and may change. docs/plugins.md describes each name; tests/test_public_api.py holds the
+built-in plugins and the example plugin to it.
 """
 
-import pluggy
-
+from mediahub.accounts import create_guest
+from mediahub.auth import json_body
+from mediahub.bus import BusUnavailable
+from mediahub.csrf import token_in_body as csrf_token_in_body
 from mediahub.errors import (
     BadRequest,
     ConfigProblem,
@@ -19,19 +24,69 @@ from mediahub.errors import (
     UnsupportedMediaType,
     UploadRejected,
 )
-
-hookimpl = pluggy.HookimplMarker("mediahub")
-hookspec = pluggy.HookspecMarker("mediahub")  # for plugins that declare their own hooks
+from mediahub.host import Host, current_host
+from mediahub.job_runner import JobContext
+from mediahub.markers import hookimpl, hookspec
+from mediahub.media import AudioInfo, NotAudio, ffmpeg_path, probe
+from mediahub.models import MediaObject, User
+from mediahub.openapi import NO_NUL, html_page, media_route, optional_body
+from mediahub.datatypes import ByteRange, IncomingUpload, InvalidKey, ObjectStat, PresignedUpload
+from mediahub.sniff import SNIFF_BYTES, AudioType, detect_audio_type
+from mediahub.storage import Storage, check_key, guess_content_type, new_key
+from mediahub.streaming import (check_media_signature, media_response, media_signature,
+                                signed_media_url)
+from mediahub.tokens import TokenPair, user_for_access_token
+from mediahub.tokens import issue_pair as issue_token_pair
+from mediahub.uploads import (FORM_OVERHEAD_BYTES, MAX_FIELDS, MultipartReader, discard, ingest,
+                              ingest_multipart, ingest_request, limit_request_body,
+                              multipart_reader)
+from mediahub.viewer import current_user, require_user, start_web_session
+from mediahub.websocket_fanout import DirectSocket, text_frame
 
 __all__ = [
+    # hooks
+    "hookimpl", "hookspec", "call_hook", "first_result",
+    # the running app's services (settings, storage, ledger, bus, jobs, plugin config)
+    "current_host", "Host", "JobContext", "BusUnavailable",
+    # errors: raise them, the client gets {"error": {"code", "message"}} with the status
     "BadRequest", "ConfigProblem", "Conflict", "Forbidden", "MediahubError", "NotFound",
     "PayloadTooLarge", "StorageUnavailable", "TooManyRequests", "Unauthorized",
-    "UnsupportedMediaType", "UploadRejected", "hookimpl", "hookspec", "current_host",
+    "UnsupportedMediaType", "UploadRejected",
+    # accounts and requests
+    "User", "current_user", "require_user", "json_body", "start_web_session", "create_guest",
+    "issue_token_pair", "user_for_access_token", "TokenPair", "csrf_token_in_body",
+    # routes: OpenAPI markers and the strict-string pattern
+    "html_page", "media_route", "optional_body", "NO_NUL",
+    # storage and the media ledger
+    "Storage", "ObjectStat", "PresignedUpload", "InvalidKey", "check_key", "guess_content_type",
+    "new_key", "MediaObject",
+    # uploads
+    "IncomingUpload", "ingest", "ingest_request", "ingest_multipart", "discard", "limit_request_body", "multipart_reader",
+    "MultipartReader", "MAX_FIELDS", "FORM_OVERHEAD_BYTES", "SNIFF_BYTES", "AudioType",
+    "detect_audio_type",
+    # streaming
+    "ByteRange", "media_response", "media_signature", "signed_media_url",
+    "check_media_signature",
+    # media tools
+    "ffmpeg_path", "probe", "AudioInfo", "NotAudio",
+    # WebSockets
+    "DirectSocket", "text_frame",
 ]
 
 
-def current_host():
-    """The running app's services (settings, storage, ledger, bus, jobs, plugins)."""
-    from mediahub.host import current_host as _current_host
+async def call_hook(name: str, *, raise_errors: bool = False, **kwargs):
+    """Call hook `name` of the running app: every result that is not None, in call order.
 
-    return _current_host()
+    Async implementations are awaited; a spec marked ``firstresult`` stops at its first
+    result. A hook nobody declared (its owning plugin is disabled or absent) returns ``[]``.
+    One implementation raising is logged and the others still run, unless raise_errors.
+    """
+    return await current_host().plugins.call_hook(name, raise_errors=raise_errors, **kwargs)
+
+
+async def first_result(name: str, **kwargs):
+    """Call hook `name` until an implementation returns something other than None; return it.
+
+    ``None`` when none does, or when nobody declared the hook.
+    """
+    return await current_host().plugins.first_result(name, **kwargs)

@@ -11,6 +11,7 @@ from quart import Blueprint, Quart
 from quart_schema import QuartSchema
 
 from mediahub import db
+from mediahub._compat import quart as quart_compat
 from mediahub.config import Settings
 from mediahub.host import Host
 from mediahub.openapi import MediahubOpenAPIProvider
@@ -34,7 +35,7 @@ def build_plugin_host(settings: Settings, extra_plugins: list[tuple[str, Any]] =
 def create_app(settings: Settings, extra_plugins: list[tuple[str, Any]] = (),
                plugins: PluginHost | None = None) -> Quart:
     """Build the app; nothing touches the database or storage until the app starts serving."""
-    from mediahub import auth, errors_http, pages, streaming, uploads
+    from mediahub import auth, errors_http, pages, streaming
     from mediahub.storage import StorageRegistry
 
     plugins = plugins or build_plugin_host(settings, extra_plugins)
@@ -55,7 +56,7 @@ def create_app(settings: Settings, extra_plugins: list[tuple[str, Any]] = (),
         QUART_SCHEMA_CONVERT_CASING=False,
     )
     # Back-pressure on request bodies: Quart's own connection buffers without limit.
-    app.asgi_http_class = uploads.BoundedHTTPConnection
+    quart_compat.install(app)
     # The docs UIs load their JavaScript from a CDN (blank offline): only the JSON is served.
     QuartSchema(app, swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
                 openapi_provider_class=MediahubOpenAPIProvider,
@@ -105,7 +106,7 @@ async def start_services(app: Quart, *, run_jobs: bool | None = None) -> None:
     from mediahub.bus import create_bus
     from mediahub.jobs import JobQueue
     from mediahub.scheduler import Scheduler
-    from mediahub.storage import Ledger
+    from mediahub.ledger import Ledger
 
     host: Host = app.extensions["mediahub"]
     settings = host.settings
@@ -124,14 +125,8 @@ async def start_services(app: Quart, *, run_jobs: bool | None = None) -> None:
     await host.jobs.start(run_workers=run_jobs)
     host.scheduler = Scheduler(host)
     host.scheduler.start()
-    for plugin_name, impl in host.plugins.implementations("startup"):
-        try:
-            result = impl.function(**{a: app for a in impl.argnames})
-            if hasattr(result, "__await__"):
-                await result
-        except Exception as exc:
-            log.exception("plugin %s failed to start", plugin_name)
-            host.plugins.disable(plugin_name, f"startup failed: {exc!r}")
+    # A plugin failing to start is disabled (and logged); the others still start.
+    await host.plugins.call_each("startup", app=app)
 
 
 async def stop_services(app: Quart) -> None:

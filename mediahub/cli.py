@@ -94,7 +94,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     from mediahub.app import create_app
     from mediahub.plugins import PluginStartupError
-    from mediahub.websocket_compression import set_websocket_compression
+    from mediahub._compat.hypercorn import set_websocket_compression
 
     settings = settings_from(ctx)
     configure_logging(settings)
@@ -117,7 +117,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.pass_context
 def worker(ctx: click.Context, burst: bool) -> None:
     """Run background jobs from Redis (jobs.backend = "arq")."""
-    from mediahub.jobs import run_worker
+    from mediahub.worker import run_worker
 
     settings = settings_from(ctx)
     configure_logging(settings)

@@ -16,7 +16,7 @@ import hmac
 from quart import Response, current_app, g, request
 
 from mediahub import tokens
-from mediahub.errors_http import error_response
+from mediahub.errors_http import error_response, render_error_page
 from mediahub.host import current_host
 from mediahub.viewer import SAFE_METHODS, current_viewer
 
@@ -96,8 +96,6 @@ async def csrf_refusal() -> Response | None:
         return None
     message = "missing or wrong CSRF token; reload the page and try again"
     if is_form_post() and not request.path.startswith("/api/"):
-        from mediahub.pages import render_error_page  # pages builds on auth: import late
-
         return await render_error_page(403, "This form has expired", message)
     return error_response(403, "csrf_failed", message)
 

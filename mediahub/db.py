@@ -9,27 +9,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, parse_qsl, urlunsplit
 
 from tortoise import Tortoise
-from tortoise.backends.sqlite import client as sqlite_client
-from tortoise.exceptions import TransactionManagementError
+
+from mediahub._compat import tortoise as tortoise_compat
 
 log = logging.getLogger("mediahub.db")
 
 POSTGRES_CONNECT_TIMEOUT = 5  # seconds
 CORE_APP = {"core": {"models": "mediahub.models", "migrations": "mediahub.migrations"}}
 
-
-async def _begin_immediate(self) -> None:
-    # SQLite's default deferred BEGIN takes the write lock only at the first write, so two
-    # processes that both read then write deadlock into "database is locked" whatever the
-    # busy_timeout. BEGIN IMMEDIATE takes the lock up front and busy_timeout then waits.
-    try:
-        await self._connection.commit()
-        await self._connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise TransactionManagementError(exc) from exc
-
-
-sqlite_client.SqliteTransactionWrapper.begin = _begin_immediate
 
 # Messages of sqlite3.OperationalError that mean "busy right now", not "your query is wrong".
 SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
@@ -132,6 +119,7 @@ def tortoise_config(database_url: str, apps: dict[str, dict[str, str]]) -> dict[
 
 async def init_db(config: dict[str, Any], *, migrate: bool = True) -> None:
     """Apply pending migrations of the core and every plugin, then connect for the app."""
+    tortoise_compat.apply()
     if migrate:
         await apply_migrations(config)
     # The lifespan runs in its own task and requests in others: Tortoise 1.x keeps its
@@ -144,6 +132,7 @@ async def apply_migrations(config: dict[str, Any], progress=None) -> None:
 
     from mediahub.migration_lock import migration_lock
 
+    tortoise_compat.apply()  # several migrators (instances starting together) read then write
     try:
         async with migration_lock(config["connections"]["default"]):  # one migrator at a time
             await migrate_api(config=config, progress=progress)

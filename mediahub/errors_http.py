@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, has_request_context, has_websocket_context, jsonify, request, websocket
+from quart import (Quart, Response, has_request_context, has_websocket_context, jsonify,
+                   render_template, request, websocket)
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -91,3 +92,9 @@ def install(app: Quart) -> None:
                                   unavailable.headers)
         log.exception("unhandled error on %s", where())
         return error_response(500, "internal_error", "internal server error")
+
+
+async def render_error_page(status: int, title: str, message: str) -> Response:
+    """The site's HTML error page (for browser forms; APIs get `error_response`)."""
+    body = await render_template("error.html", status=status, title=title, message=message)
+    return Response(body, status=status, mimetype="text/html")

@@ -1,34 +1,52 @@
-"""Every extension point of mediahub: the plugin author's reference.
+"""Every extension point the host itself turns on: the plugin author's reference.
 
-Any hook implementation may be ``async def``; the host awaits it. The host calls hooks
-through ``PluginHost.call_hook`` (every result, in order) or ``PluginHost.first_result``
-(the first result that is not None). Implementations run in pluggy's order: ``tryfirst``
-ones first, then the most recently registered, and built-in defaults last (they are
-``trylast`` so a third-party plugin can override them).
+Any hook implementation may be ``async def``; the host awaits it (registration hooks, which
+run before the event loop, are the exception: they must be plain functions). Every hook is
+called through one dispatcher (``mediahub.dispatch``), reached as ``mediahub.call_hook``
+(every result that is not None, in order) or ``mediahub.first_result`` (the first such
+result; later implementations are not called). A spec marked ``firstresult=True`` always
+stops at its first result. Implementations run in pluggy's order: ``tryfirst`` ones first,
+then the most recently registered, and built-in defaults last (they are ``trylast`` so a
+third-party plugin can override them); ``wrapper=True`` / ``hookwrapper=True`` generators
+wrap the awaited results as in pluggy.
 
-An implementation may accept any subset of a hook's arguments, by name.
+An implementation may accept any subset of a hook's arguments, by name. Hooks that
+belong to one feature are declared by its plugin (``register_hookspecs``), e.g.
+listen-party's ``mediahub_listen_party/hookspecs.py``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from mediahub.markers import hookspec
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import click
     from quart import Quart, Request
     from mediahub.models import MediaObject, User
-
-    from mediahub.streaming import ByteRange
-    from mediahub.uploads import IncomingUpload
-
-hookspec = pluggy.HookspecMarker("mediahub")
+    from mediahub.datatypes import ByteRange, IncomingUpload
 
 
 # --------------------------------------------------------------------------------------
 # Registration: called once while the app (or the CLI) is being built.
 # --------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_hookspecs() -> ModuleType | list[ModuleType] | None:
+    """Declare the hooks this plugin owns (its extension points for other plugins).
+
+    Called once while plugins load, before hook implementations are checked.
+
+    :return: a module (or class, or a list of them) whose functions are decorated with
+        ``@mediahub.hookspec``; the host adds it with ``pm.add_hookspecs``. Other plugins
+        implement those hooks with ``@hookimpl(optionalhook=True)`` so that they still load
+        when the owning plugin is disabled, and calling such a hook then returns ``[]`` /
+        ``None``.
+    """
 
 
 @hookspec
@@ -154,12 +172,13 @@ def upload_received(media: MediaObject, purpose: str, user: User | None) -> None
     """
 
 
-@hookspec
+@hookspec(firstresult=True)
 def stream_url(media: MediaObject, user: User | None) -> str | None:
     """A client asks to play ``media``: offer a direct URL (presigned or CDN).
 
     :return: a URL, or None to let the host proxy the bytes with its own Range streaming.
-        The first non-None result wins.
+        ``firstresult``: the first non-None result wins and later implementations are not
+        called.
     """
 
 
@@ -170,31 +189,6 @@ def stream_started(media: MediaObject, user: User | None, byte_range: ByteRange 
     :param byte_range: the range being sent, or None for the whole object.
 
     A notification (counting plays, analytics); failures are logged.
-    """
-
-
-# --------------------------------------------------------------------------------------
-# Sessions
-# --------------------------------------------------------------------------------------
-
-
-@hookspec
-def track_changed(session_id: str, previous: dict | None, current: dict | None) -> None:
-    """A listening session moved from one track to another.
-
-    :param session_id: the session (party) id.
-    :param previous: the track that stopped playing (``{"media_id", "source", ...}``) or None.
-    :param current: the track now selected, or None.
-
-    A notification; failures are logged.
-    """
-
-
-@hookspec
-def session_ended(session_id: str, reason: str) -> None:
-    """A listening session ended (``reason``: ``"host_ended"``, ``"idle"``, ``"expired"``).
-
-    Delete what belongs only to that session. A notification; failures are logged.
     """
 
 

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from mediahub.bus import Bus
     from mediahub.jobs import JobQueue
     from mediahub.scheduler import Scheduler
-    from mediahub.storage import Ledger, StorageRegistry
+    from mediahub.ledger import Ledger
+    from mediahub.storage import StorageRegistry
 
 
 class Host:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import F
 
 from mediahub.models import MediaObject
-from mediahub.storage import InvalidKey
+from mediahub.datatypes import InvalidKey
 
 if TYPE_CHECKING:
     from mediahub.host import Host

@@ -13,6 +13,7 @@ from tortoise import connections
 
 from mediahub import auth
 from mediahub.errors import MediahubError, NotFound
+from mediahub.errors_http import render_error_page
 from mediahub.host import current_host
 from mediahub.openapi import html_page
 
@@ -99,11 +100,6 @@ async def page_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
-
-
-async def render_error_page(status: int, title: str, message: str) -> Response:
-    body = await render_template("error.html", status=status, title=title, message=message)
-    return Response(body, status=status, mimetype="text/html")
 
 
 async def render_form(template: str, status: int = 200, **context: Any) -> Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from mediahub import hookspecs
 from mediahub.config import Settings, describe_validation_error, normalise_plugin_name
+from mediahub.dispatch import HookDispatcher, call_now, log_failure
 
 log = logging.getLogger("mediahub.plugins")
 
@@ -46,8 +46,10 @@ class PluginHost:
         self.settings = settings
         self.pm = pluggy.PluginManager("mediahub")
         self.pm.add_hookspecs(hookspecs)
+        self.dispatcher = HookDispatcher(self.pm)
         self.records: dict[str, PluginRecord] = {}
         self.plugin_configs: dict[str, BaseModel] = {}
+        self._spec_modules: list[Any] = []
 
     # -- loading ---------------------------------------------------------------------
 
@@ -60,6 +62,7 @@ class PluginHost:
                 self._load_one(name, f"dir: {directory}", loader)
         for name, plugin in extra:
             self._load_one(name, "registered", lambda plugin=plugin: plugin)
+        self._add_plugin_hookspecs()
         self.check_pending()
         self._validate_config_sections()
 
@@ -67,6 +70,7 @@ class PluginHost:
         """Register one plugin object after load() (test kits, embedding)."""
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         self._load_one(name, "registered", lambda: plugin)
+        self._add_plugin_hookspecs()
         self.check_pending()
         self._validate_config_sections()
 
@@ -108,6 +112,20 @@ class PluginHost:
             return wanted in {normalise_plugin_name(n) for n in cfg.enabled}
         return True
 
+    def _add_plugin_hookspecs(self) -> None:
+        """The hooks plugins own (`register_hookspecs`), added before anything is checked."""
+        for plugin_name, declared in self.call_sync("register_hookspecs"):
+            for module in declared if isinstance(declared, (list, tuple)) else [declared]:
+                if module in self._spec_modules:
+                    continue
+                self._spec_modules.append(module)
+                try:
+                    self.pm.add_hookspecs(module)
+                except pluggy.PluginValidationError as exc:
+                    raise PluginStartupError(f"plugin {self.pm.get_name(exc.plugin)}: {exc}") from exc
+                except ValueError as exc:  # declares no hook, or one twice
+                    self.disable(plugin_name, f"register_hookspecs: {exc}")
+
     def check_pending(self) -> None:
         """A hookimpl that matches no hookspec (a typo) or takes an unknown argument stops startup."""
         for name, caller in self.pm.hook.__dict__.items():
@@ -119,27 +137,27 @@ class PluginHost:
                         plugin = self.pm.get_name(impl.plugin)
                         raise PluginStartupError(
                             f"plugin {plugin}: hook '{name}' is not a mediahub hook "
-                            f"(misspelled? known hooks: {', '.join(hook_names())})")
+                            f"(misspelled? known hooks: {', '.join(self.hook_names())}; "
+                            f"another plugin's hook: mark it @hookimpl(optionalhook=True) "
+                            f"so this plugin loads without that one)")
 
     def _validate_config_sections(self) -> None:
         for name, record in list(self.records.items()):
             if record.status != "enabled" or record.plugin is None:
                 continue
-            impl = getattr(record.plugin, "register_config_sections", None)
-            if impl is None:
-                continue
-            try:
-                sections = impl() or {}
-                for section, model in sections.items():
-                    if section in self.plugin_configs:
-                        continue
-                    raw = self.settings.plugin_section(section)
-                    self.plugin_configs[section] = model.model_validate(raw)
-            except ValidationError as exc:
-                problems = describe_validation_error(exc, model, prefix=f"plugins.{section}")
-                self.disable(name, "invalid config: " + "; ".join(problems))
-            except Exception as exc:
-                self.disable(name, f"register_config_sections failed: {exc!r}")
+            for _, sections in self.call_sync("register_config_sections", only=record.plugin):
+                section = model = None
+                try:
+                    for section, model in sections.items():
+                        if section in self.plugin_configs:
+                            continue
+                        raw = self.settings.plugin_section(section)
+                        self.plugin_configs[section] = model.model_validate(raw)
+                except ValidationError as exc:
+                    problems = describe_validation_error(exc, model, prefix=f"plugins.{section}")
+                    self.disable(name, "invalid config: " + "; ".join(problems))
+                except Exception as exc:
+                    self.disable(name, f"register_config_sections failed: {exc!r}")
 
     def disable(self, name: str, reason: str) -> None:
         record = self.records[name]
@@ -154,66 +172,66 @@ class PluginHost:
     def enabled(self) -> list[PluginRecord]:
         return [r for r in self.records.values() if r.status == "enabled"]
 
-    # -- calling ---------------------------------------------------------------------
+    # -- calling: one dispatcher (mediahub.dispatch), the spec's flags decide -------------
 
     def implementations(self, hook_name: str) -> list[tuple[str, Any]]:
-        """(plugin name, function) in call order: tryfirst, newest, ..., trylast."""
-        caller = getattr(self.pm.hook, hook_name)
+        """(plugin name, impl) in call order: tryfirst, newest, ..., trylast (wrappers left out)."""
+        caller = getattr(self.pm.hook, hook_name, None)
+        if caller is None:
+            return []
         impls = [i for i in caller.get_hookimpls() if not (i.hookwrapper or i.wrapper)]
         return [(i.plugin_name, i) for i in reversed(impls)]
 
     async def call_hook(self, hook_name: str, *, raise_errors: bool = False, **kwargs) -> list[Any]:
-        """Call every implementation, awaiting async ones; return results that are not None.
+        """Every implementation's result that is not None (async ones awaited), in call order.
 
-        With raise_errors=False (notifications) one plugin raising is logged and the
-        others still run; with True the first exception propagates.
+        A spec marked ``firstresult=True`` stops at the first such result. With
+        raise_errors=False (notifications) one plugin raising is logged and the others
+        still run; with True the first exception propagates. A hook nobody declared (its
+        owning plugin is disabled or absent) returns [].
         """
-        results = []
-        for plugin_name, impl in self.implementations(hook_name):
-            try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                if inspect.isawaitable(result):
-                    result = await result
-            except Exception:
-                if raise_errors:
-                    raise
-                log.exception("plugin %s: hook %s failed", plugin_name, hook_name)
-                continue
-            if result is not None:
-                results.append(result)
-        return results
+        on_error = None if raise_errors else log_failure(hook_name)
+        pairs = await self.dispatcher.call(hook_name, kwargs, on_error=on_error)
+        return [result for _, result in pairs]
 
     async def first_result(self, hook_name: str, **kwargs) -> Any:
-        """The first non-None result, in call order; later implementations are not called."""
-        for plugin_name, impl in self.implementations(hook_name):
-            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            if inspect.isawaitable(result):
-                result = await result
-            if result is not None:
-                return result
-        return None
+        """The first non-None result, in call order; later implementations are not called.
 
-    def call_sync(self, hook_name: str, **kwargs) -> list[tuple[str, Any]]:
-        """Registration hooks that must run before an event loop exists (CLI build).
-
-        Returns (plugin name, result) pairs; a plugin raising is disabled and reported.
+        Exceptions propagate (the caller is waiting for an answer); an undeclared hook
+        returns None.
         """
-        results = []
-        for plugin_name, impl in self.implementations(hook_name):
-            try:
-                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                if inspect.isawaitable(result):
-                    result.close()
-                    raise TypeError(f"{hook_name} must not be async")
-            except Exception as exc:
-                self.disable(plugin_name, f"{hook_name} failed: {exc!r}")
-                continue
-            if result is not None:
-                results.append((plugin_name, result))
-        return results
+        pairs = await self.dispatcher.call(hook_name, kwargs, first=True)
+        return pairs[0][1] if pairs else None
+
+    async def call_each(self, hook_name: str, **kwargs) -> None:
+        """Lifespan hooks (`startup`): a plugin raising is disabled (and logged), the rest run."""
+        def disable(plugin_name: str, exc: Exception) -> None:
+            log.error("plugin %s: %s failed", plugin_name, hook_name, exc_info=exc)
+            self.disable(plugin_name, f"{hook_name} failed: {exc!r}")
+
+        await self.dispatcher.call(hook_name, kwargs, on_error=disable)
+
+    def call_sync(self, hook_name: str, only: Any = None, **kwargs) -> list[tuple[str, Any]]:
+        """Registration hooks that run before an event loop exists (app and CLI build).
+
+        The same dispatcher, driven without a loop; an ``async def`` implementation is
+        refused. Returns (plugin name, result) pairs; a plugin raising is disabled and
+        reported, the others still answer.
+        """
+        def disable(plugin_name: str, exc: Exception) -> None:
+            self.disable(plugin_name, f"{hook_name} failed: {exc!r}")
+
+        return call_now(self.dispatcher.call(hook_name, kwargs, on_error=disable, only=only,
+                                             sync=True))
+
+    def hook_names(self) -> list[str]:
+        """Every declared hook: the host's and those the loaded plugins own."""
+        return sorted(name for name, caller in vars(self.pm.hook).items()
+                      if isinstance(caller, pluggy.HookCaller) and caller.spec is not None)
 
 
 def hook_names() -> list[str]:
+    """The hooks the host itself declares (plugins may own more: `PluginHost.hook_names`)."""
     return sorted(n for n, f in vars(hookspecs).items()
                   if callable(f) and hasattr(f, "mediahub_spec"))
 

@@ -17,25 +17,13 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Mapping
 
-from mediahub.storage import ObjectStat
+from mediahub.datatypes import ByteRange, ObjectStat
 
 MAX_RANGES = 64  # more ranges than this in one header is abuse, not playback
 # A byte position with more digits than this is past the end of any object. Python's int()
 # refuses strings of more than 4300 digits (ValueError), so long ones are never converted.
 MAX_POSITION_DIGITS = 19
 BEYOND_ANY_OBJECT = 10 ** MAX_POSITION_DIGITS
-
-
-@dataclass(frozen=True)
-class ByteRange:
-    """Bytes start..end of an object, both inclusive (as in Content-Range)."""
-
-    start: int
-    end: int
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start + 1
 
 
 class Unsatisfiable(Exception):

@@ -7,9 +7,9 @@ import mimetypes
 import os
 import re
 import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Protocol, runtime_checkable
 
+from mediahub.datatypes import InvalidKey, ObjectStat, PresignedUpload
 from mediahub.errors import ConfigProblem
 
 if TYPE_CHECKING:
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from mediahub.plugins import PluginHost
 
 log = logging.getLogger("mediahub.storage")
-
-
-class InvalidKey(ValueError):
-    """A key that would escape the backend's root or is otherwise unusable."""
 
 
 MAX_KEY_BYTES = 1024
@@ -70,23 +66,6 @@ def check_key(key: str, *, prefix: bool = False) -> str:
 def guess_content_type(key: str) -> str:
     extension = os.path.splitext(key)[1].lower()
     return KNOWN_TYPES.get(extension) or mimetypes.guess_type(key)[0] or "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class ObjectStat:
-    key: str
-    size: int
-    etag: str
-    last_modified: float  # unix seconds
-    content_type: str = "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class PresignedUpload:
-    """Where and how a client POSTs a file itself (an HTML-form style multipart POST)."""
-
-    url: str
-    fields: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -205,6 +184,3 @@ class StorageRegistry:
         for backend in self.backends.values():
             await backend.close()
 
-
-# The Ledger (media_objects bookkeeping and the sweep) is defined below by the storage work.
-from mediahub.ledger import Ledger  # noqa: E402,F401  (re-exported: mediahub.storage.Ledger)

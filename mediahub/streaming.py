@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from quart import Blueprint, Response, request
 
+from mediahub.datatypes import ASGIApp, Receive, Scope, Send
 from mediahub.errors import NotFound, StorageUnavailable
 # Re-exported: plugins and hookspecs name ByteRange and the rules from here too.
 from mediahub.ranges import (ByteRange, ResponsePlan, Unsatisfiable, error_body,  # noqa: F401
@@ -94,11 +95,11 @@ def split_media_path(raw_path: str) -> tuple[str, str] | None:
 class MediaGateway:
     """ASGI middleware: GET/HEAD under /media/ is answered here, everything else by Quart."""
 
-    def __init__(self, asgi_app, host: Host):
+    def __init__(self, asgi_app: ASGIApp, host: Host):
         self.asgi_app = asgi_app
         self.host = host
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
                 and scope["path"].startswith(MEDIA_PREFIX)):
             await self.serve(scope, receive, send)

@@ -17,21 +17,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
 
+from mediahub._compat.quart import IDLE_TIMEOUT, STREAM_CHUNK, BoundedBody, set_body_limit
+from mediahub.datatypes import IncomingUpload
 from mediahub.errors import (BadRequest, MediahubError, PayloadTooLarge, StorageUnavailable,
                              UnsupportedMediaType)
 from mediahub.host import Host, current_host
-# Re-exported: app.py installs BoundedHTTPConnection; ingest reads BoundedBody.
-from mediahub.request_body import (IDLE_TIMEOUT, STREAM_CHUNK, BoundedBody,  # noqa: F401
-                                   BoundedHTTPConnection)
-from mediahub.sniff import (AUDIO_TYPES, MAX_SNIFF_BYTES, AudioType, bytes_needed,
-                            detect_audio_type, is_allowed)
+from mediahub.sniff import AUDIO_TYPES, MAX_SNIFF_BYTES, bytes_needed, detect_audio_type, is_allowed
 from mediahub.storage import new_key
 
 if TYPE_CHECKING:
@@ -51,19 +48,6 @@ FORM_OVERHEAD_BYTES = MAX_FIELDS * (MAX_FIELD_BYTES + MAX_PART_HEADER_BYTES)
 
 
 # -- ingest ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IncomingUpload:
-    """What `upload_validate` implementations see: nothing has been stored yet."""
-
-    purpose: str
-    user: Any  # mediahub.models.User | None
-    detected_type: AudioType
-    declared_size: int | None  # what the client announced (Content-Length), if anything
-    head: bytes  # the first bytes of the file (at least 64 KiB unless the file is shorter)
-    backend: str
-    key: str
 
 
 class ChunkMeter:
@@ -353,6 +337,23 @@ class MultipartReader:
     async def skip_part(self) -> None:
         async for _ in self.part_data():
             pass
+
+
+def limit_request_body(request: Request, limit: int) -> None:
+    """Cap this request's whole body at `limit` bytes (instead of the app's 1 MiB for JSON
+    and forms), before anything of it is read; more gets 413."""
+    set_body_limit(request.body, limit)
+
+
+def multipart_reader(request: Request, body_limit: int) -> MultipartReader:
+    """A streaming reader of the request's multipart/form-data body, capped at `body_limit` bytes.
+
+    For routes that handle the parts themselves (`ingest_multipart` is the usual way).
+    """
+    boundary = multipart_boundary(request)
+    if isinstance(request.body, BoundedBody):
+        stream_from(request.body, body_limit)
+    return MultipartReader(request.body, boundary)
 
 
 def multipart_boundary(request: Request) -> bytes:

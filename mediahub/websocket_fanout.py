@@ -7,8 +7,8 @@ about 50 µs of Python per guest, 50 ms for a party of 1,000 (bench/party.py). A
 is not masked, so the bytes are the same for every uncompressed socket: `text_frame` builds
 them once and `DirectSocket.try_write` hands them to the socket's transport without awaiting.
 
-This reaches into Hypercorn's objects (there is no ASGI way to write raw bytes).
-`DirectSocket.of` checks every link it relies on and returns None when anything differs
+This reaches into Hypercorn's objects (there is no ASGI way to write raw bytes), through
+`mediahub._compat.hypercorn`. `DirectSocket.of` checks every link it relies on and returns None when anything differs
 (another server, HTTP/2, a negotiated extension such as permessage-deflate, another
 Hypercorn version); callers then use the ordinary `websocket.send`. `try_write` returns
 False whenever the ordinary path must be used for that message (the socket is closing, or
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import struct
 
-from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
-from wsproto.connection import ConnectionState
+from mediahub._compat.hypercorn import raw_websocket, stream_is_open
 
 # A transport holding more than this unsent (the kernel's socket buffer is already full)
 # belongs to a slow reader: leave it to the ordinary path, which awaits drain() for it alone.
@@ -51,32 +50,18 @@ class DirectSocket:
     @classmethod
     def of(cls, websocket) -> DirectSocket | None:
         """For Quart's `websocket` (the object, not the proxy), after accept(); else None."""
-        try:
-            # Quart: websocket._send = partial(ASGIWebsocketConnection.send_data, send) and
-            # Hypercorn's `send` is the bound WSStream.app_send.
-            stream = websocket._send.args[0].__self__
-            if type(stream) is not WSStream or stream.state != ASGIWebsocketState.CONNECTED:
-                return None
-            if stream.connection.state != ConnectionState.OPEN or stream.connection._proto.extensions:
-                return None
-            # WSStream.send -> H11Protocol.stream_send; H11Protocol.send -> TCPServer.protocol_send.
-            protocol = stream.send.__self__
-            if type(protocol).__name__ != "H11Protocol":
-                return None
-            transport = protocol.send.__self__.writer.transport
-            transport.get_write_buffer_size  # noqa: B018 - must exist (asyncio and uvloop)
-        except (AttributeError, IndexError, TypeError):
+        found = raw_websocket(websocket)
+        if found is None:
             return None
+        stream, transport = found
         return cls(stream, transport)
 
     def try_write(self, frame: bytes) -> bool:
         """Write a whole frame now if the socket can take it; False: use websocket.send."""
         stream, transport = self._stream, self._transport
-        if stream.closed or transport.is_closing():
+        if transport.is_closing() or not stream_is_open(stream):  # closed, or a close frame sent
             return False
         if transport.get_write_buffer_size() > MAX_BUFFERED:
-            return False
-        if stream.connection.state != ConnectionState.OPEN:  # a close frame has been sent
             return False
         transport.write(frame)
         return True

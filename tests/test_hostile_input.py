@@ -1007,6 +1007,27 @@ async def test_bob_overwrites_a_playlist_id_of_alices(world):
     assert all(song["videoId"] != "abc" for playlist in bobs["playlists"] for song in playlist["songs"])
 
 
+async def test_bob_uploading_alices_bytes_into_her_session_gets_his_own_upload(world):
+    # The temp-upload dedupe found alice's copy by session and sha256: bob got her publicId
+    # back (which he may not delete) and restarted her expiry clock.
+    before = await TempUpload.get(public_id=world.temp["publicId"])
+    response = await world.upload(temp_form, "s.wav", world.temp_bytes, world.bob)
+    bobs = await response.get_json()
+    assert response.status_code == 200, bobs
+    try:
+        assert bobs["publicId"] != world.temp["publicId"]
+        mine = await TempUpload.get(public_id=bobs["publicId"])
+        assert mine.uploader_id != before.uploader_id
+        assert (await TempUpload.get(public_id=world.temp["publicId"])).expires_at == before.expires_at
+        # bob's second copy of the same bytes is his first one again.
+        again = await (await world.upload(temp_form, "s.wav", world.temp_bytes, world.bob)).get_json()
+        assert again["publicId"] == bobs["publicId"]
+    finally:
+        response = await world.client.delete(f"/api/temp-upload/temp/{bobs['publicId']}", headers=world.bob)
+        assert response.status_code == 200, await response.get_data()
+    await alice_intact(world)
+
+
 async def test_bob_cannot_see_alices_threads_or_tracks_in_lists(world):
     threads = await (await world.client.get("/api/v1/threads", headers=world.carol)).get_json()
     assert world.thread["id"] not in [thread["id"] for thread in threads["threads"]]
@@ -1368,6 +1389,12 @@ HOSTILE_FRAMES = {
     "a host command with version 1e999": frames('{"t": "HOST_PLAY", "version": 1e999, "positionSec": 0}'),
     "a seek to Infinity": frames('{"t": "HOST_SEEK", "version": 1, "positionSec": Infinity}'),
     "a sync report of strings": frames('{"t": "SYNC_REPORT", "offsetMs": "x", "driftMs": "y", "rttMs": "z"}'),
+    # (A JSON integer larger than any float: `math.isfinite` on it raised OverflowError.)
+    "a ping whose t0 has 310 digits": frames('{"t": "PING", "t0": 1%s}' % ("0" * 309)),
+    "a sync report whose rttMs has 310 digits": frames(
+        '{"t": "SYNC_REPORT", "offsetMs": 0, "driftMs": 0, "rttMs": 1%s}' % ("0" * 309)),
+    "a seek to a position of 310 digits": frames(
+        '{"t": "HOST_SEEK", "version": 1, "positionSec": 1%s}' % ("0" * 309)),
     "10 000 pings as fast as possible": frames(*[json.dumps({"t": "PING", "t0": n}) for n in range(10_000)]),
     "10 000 frames of garbage": frames(*["\x00garbage"] * 10_000),
 }

@@ -345,7 +345,7 @@ def write_plugin_dir(tmp_path: Path) -> Path:
 WORKER_SCRIPT = textwrap.dedent("""
     import asyncio, json, logging, sys
     from pathlib import Path
-    from mediahub.jobs import run_worker
+    from mediahub.worker import run_worker
     from mediahub.testing import make_settings
 
     logging.basicConfig(level=logging.INFO)

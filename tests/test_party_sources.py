@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mediahub.models import MediaObject
+from mediahub import MediaObject, hookimpl
 from mediahub.testing import guest, login
 from mediahub_cloudinary_temp.models import TempSession, TempUpload
 from tests.hls_helpers import make_tone, post_presigned, wait_for_status
@@ -151,7 +151,11 @@ async def test_the_party_names_its_host_for_temporary_uploads(mediahub_app_facto
         elsewhere = await party.temp_upload(party.host, wav_bytes(0.9), session="another-session")
         refused = await party.select(host, 1, "temp-upload", elsewhere["publicId"])
         assert refused["t"] == "ERROR" and refused["code"] == "no_such_track"
+        # Sources are open-ended (any plugin may offer one): a name nobody offers here is
+        # unavailable, a malformed one is a bad frame.
         refused = await party.select(host, 1, "somewhere", hosts["publicId"])
+        assert refused["t"] == "ERROR" and refused["code"] == "source_unavailable"
+        refused = await party.select(host, 1, "Some/Where", hosts["publicId"])
         assert refused["t"] == "ERROR" and refused["code"] == "bad_frame"
         # Handing the role over names the new host for the session's uploads too.
         await send(host, t="HOST_HANDOFF", version=1, memberId=snapshot["you"])
@@ -251,3 +255,73 @@ async def test_a_library_track_plays_through_a_stable_party_link(mediahub_app_fa
     assert (await party.client.delete(f"/api/tracks/{track_id}", headers=party.host)).status_code == 200
     gone = await party.client.get(url, headers=party.bob)
     assert gone.status_code == 404 and (await gone.get_json())["error"]["code"] == "track_not_found"
+
+
+# -- a third party's source, through listen-party's hooks only ------------------------------
+
+
+class RadioSource:
+    """A stranger's plugin offering "radio" tracks to parties (it never imports listen-party)."""
+
+    def __init__(self):
+        self.hosts, self.fresh = [], 0
+
+    @hookimpl(optionalhook=True)
+    def party_track_sources(self, user):
+        return [{"source": "radio", "label": "Internet radio", "picker": "list"}]
+
+    @hookimpl(optionalhook=True)
+    async def party_track_search(self, source, user, query, limit):
+        if source not in (None, "radio"):
+            return None
+        stations = [{"source": "radio", "trackId": "jazz", "title": "Jazz FM", "durationSec": None},
+                    {"source": "radio", "trackId": "news", "title": "News", "durationSec": None}]
+        return [s for s in stations if query.lower() in s["title"].lower()][:limit]
+
+    @hookimpl(optionalhook=True)
+    async def party_track_resolve(self, source, track_id, session_id, user):
+        if source != "radio" or track_id not in ("jazz", "news"):
+            return None
+        return {"trackId": track_id, "title": track_id.title(), "url": "https://radio.example/x",
+                "refresh": "stream.mp3", "durationSec": None, "station": track_id}
+
+    @hookimpl(optionalhook=True)
+    def party_track_url(self, source, track_id):
+        self.fresh += 1
+        return f"https://radio.example/{track_id}.mp3?token={self.fresh}" if source == "radio" else None
+
+    @hookimpl(optionalhook=True)
+    def session_host_changed(self, session_id, host_id):
+        self.hosts.append((session_id, host_id))
+
+
+async def test_any_plugin_can_offer_tracks_to_a_party(mediahub_app_factory, tmp_path):
+    radio = RadioSource()
+    app = await mediahub_app_factory(overrides=overrides("local", tmp_path), plugins=[("radio", radio)])
+    party = await Party(app).start()
+    alice_id = (await (await party.client.get("/api/auth/me", headers=party.host)).get_json())["id"]
+    assert radio.hosts == [(party.session, alice_id)]  # named when the party started
+    page = (await (await party.client.get(f"/party/{party.code}", headers=party.host)).get_data()).decode()
+    assert 'id="radio-list"' in page and "Internet radio" in page
+    found = await (await party.client.get(f"/api/parties/{party.code}/tracks?source=radio&q=jaz",
+                                          headers=party.host)).get_json()
+    assert found == {"tracks": [{"source": "radio", "trackId": "jazz", "title": "Jazz FM",
+                                 "durationSec": None}]}
+
+    async with party.socket(party.host) as host, party.socket(party.bob) as bob:
+        await receive(host, "SNAPSHOT")
+        await receive(bob, "SNAPSHOT")
+        assert (await party.select(host, 1, "radio", "rock"))["code"] == "no_such_track"
+        assert (await party.select(host, 1, "radio", "jazz"))["t"] == "TRACK_SELECTED"
+        heard = await receive(bob, "TRACK_SELECTED")
+    # The expiring URL is never handed out: members get the party's stable link, which asks
+    # the source for a fresh URL every time.
+    assert heard["trackUrl"] == f"/api/parties/{party.code}/radio/jazz/stream.mp3"
+    assert heard["filename"] == "Jazz"
+    first = await party.client.get(heard["trackUrl"], headers=party.bob)
+    second = await party.client.get(heard["trackUrl"], headers=party.bob)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] != second.headers["Location"]
+    assert second.headers["Location"].startswith("https://radio.example/jazz.mp3?token=")
+    other = f"/api/parties/{party.code}/radio/news/stream.mp3"
+    assert (await party.client.get(other, headers=party.bob)).status_code == 404

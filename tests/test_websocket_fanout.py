@@ -9,7 +9,7 @@ import pytest
 from quart import Quart, websocket
 from wsproto.frame_protocol import FrameProtocol
 
-from mediahub.websocket_compression import set_websocket_compression
+from mediahub._compat.hypercorn import set_websocket_compression
 from mediahub.websocket_fanout import DirectSocket, text_frame
 from tests.party_wsclient import WebSocketClient
 from tests.server_process import free_port

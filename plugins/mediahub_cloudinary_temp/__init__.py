@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from mediahub import hookimpl
+import uuid
+
+from mediahub import current_host, hookimpl
+
+TEMP_UPLOAD = "temp-upload"  # the listen-party track source this plugin owns
 
 
 @hookimpl
@@ -40,10 +44,41 @@ def register_routes(app):
     return [blueprint]
 
 
-@hookimpl
+# -- listen-party's hooks (optional: this plugin loads without listen-party) ---------------
+
+
+@hookimpl(optionalhook=True)
+def party_track_sources(user):
+    return [{"source": TEMP_UPLOAD, "label": "A file from your device", "picker": "upload"}]
+
+
+@hookimpl(optionalhook=True)
+async def party_track_resolve(source, track_id, session_id, user):
+    """A live temporary upload of the party's session (whoever uploaded it into the session:
+    the party's host may play it). `media_id` and `publicId` let `track_changed` find it again."""
+    if source != TEMP_UPLOAD:
+        return None
+    from mediahub_cloudinary_temp import store
+
+    upload = await store.session_upload(current_host(), str(session_id), track_id)
+    if upload is None:
+        return None
+    return {"trackId": upload["publicId"], "title": upload["songTitle"] or "track",
+            "url": upload["url"], "durationSec": None, "media_id": upload["media_id"],
+            "publicId": upload["publicId"]}
+
+
+@hookimpl(optionalhook=True)
+async def session_host_changed(session_id, host_id):
+    """The party's host may delete every temporary upload of its session."""
+    from mediahub_cloudinary_temp import store
+
+    await store.set_session_host(str(session_id), uuid.UUID(str(host_id)))
+
+
+@hookimpl(optionalhook=True)
 async def track_changed(session_id, previous, current):
     """The previous track's temporary upload is no longer needed (unless it plays again)."""
-    from mediahub.host import current_host
     from mediahub_cloudinary_temp import store
 
     if not isinstance(previous, dict) or not session_id:
@@ -61,57 +96,16 @@ def same_track(previous: dict, current: dict) -> bool:
     return False
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 async def session_ended(session_id, reason):
-    from mediahub.host import current_host
     from mediahub_cloudinary_temp import store
 
     if session_id:
         await store.delete_session(current_host(), str(session_id))
 
 
-# -- public seam for the listen-party plugin (it calls these through the loaded plugin object) --
-
-
-async def set_session_host(session_id, user_id) -> None:
-    """Name a session's host: they may delete every temporary upload of the session."""
-    from mediahub_cloudinary_temp import store
-
-    await store.set_session_host(str(session_id), user_id)
-
-
-async def session_upload(session_id, public_id) -> dict | None:
-    """A live temporary upload of this session as `{publicId, media_id, url, songTitle}`, else None.
-
-    `url` plays with Range until a few minutes after the upload expires (signed if private);
-    `media_id` and `publicId` are what `track_changed` uses to find the upload again.
-    """
-    import time
-
-    from tortoise.exceptions import DoesNotExist
-
-    from mediahub.host import current_host
-    from mediahub_cloudinary_temp import store
-    from mediahub_cloudinary_temp.models import TempUpload
-    from mediahub_cloudinary_temp.routes import PUBLIC_ID
-
-    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
-        return None
-    upload = await TempUpload.get_or_none(session_id=str(session_id), public_id=public_id)
-    now = time.time()
-    if upload is None or upload.expires_at <= now:
-        return None
-    try:
-        url = await store.play_url(current_host(), upload, now)
-    except (LookupError, DoesNotExist):  # being deleted, or a backend that gives no URLs
-        return None
-    return {"publicId": upload.public_id, "media_id": str(upload.media_id), "url": url,
-            "songTitle": upload.song_title}
-
-
 @hookimpl
 async def cleanup(now):
-    from mediahub.host import current_host
     from mediahub_cloudinary_temp import store
 
     return await store.sweep(current_host(), now)

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from mediahub.errors import ConfigProblem
-from mediahub.storage import InvalidKey, ObjectStat, PresignedUpload
+from mediahub import ConfigProblem, InvalidKey, ObjectStat, PresignedUpload
 
 log = logging.getLogger("mediahub.cloudinary")
 

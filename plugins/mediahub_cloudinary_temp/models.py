@@ -24,7 +24,9 @@ class TempUpload(Model):
 
     class Meta:
         table = "temp_uploads"
-        unique_together = (("session_id", "sha256"),)
+        # One copy per uploader: the same bytes from someone else are their own upload
+        # (a dedupe across users would hand out another user's publicId and clock).
+        unique_together = (("session_id", "uploader_id", "sha256"),)
 
 
 class TempSession(Model):

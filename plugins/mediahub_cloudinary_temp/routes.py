@@ -11,11 +11,8 @@ from quart import Blueprint, jsonify, render_template, request
 from quart_schema import DataSource, document_request, document_response, security_scheme
 from quart_schema.pydantic import File
 
-from mediahub.auth import current_user, require_user
-from mediahub.errors import BadRequest, Forbidden, NotFound, StorageUnavailable
-from mediahub.host import current_host
-from mediahub.openapi import NO_NUL, html_page
-from mediahub.uploads import discard, ingest_multipart
+from mediahub import (NO_NUL, BadRequest, Forbidden, NotFound, StorageUnavailable, current_host,
+                      current_user, discard, html_page, ingest_multipart, require_user)
 from mediahub_cloudinary_temp import store
 from mediahub_cloudinary_temp.cloudinary_backend import upload_tags
 from mediahub_cloudinary_temp.models import TempUpload
@@ -26,7 +23,7 @@ blueprint = Blueprint("cloudinary_temp", __name__, template_folder="templates",
 BEARER = [{"bearer": []}]
 # Session ids double as Cloudinary tags: no commas, nothing a URL path would mangle.
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-PUBLIC_ID = re.compile(r"^[0-9a-f]{32}$")
+PUBLIC_ID = store.PUBLIC_ID
 MAX_TITLE = 300
 
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import DoesNotExist, IntegrityError
 
+from mediahub import MediaObject
 from mediahub_cloudinary_temp.models import TempSession, TempUpload
 
 if TYPE_CHECKING:
-    from mediahub.host import Host
-    from mediahub.models import MediaObject
+    from mediahub import Host
 
 log = logging.getLogger("mediahub.cloudinary_temp")
 
 PURPOSE = "temp"
+PUBLIC_ID = re.compile(r"^[0-9a-f]{32}$")
 # A played URL may outlive the upload by this much (a song started just before expiry ends).
 URL_GRACE = 300
 
@@ -57,7 +59,7 @@ async def claim_session(session_id: str, user_id: Any, now: float) -> Any:
 
 
 async def set_session_host(session_id: str, user_id: Any, now: float | None = None) -> None:
-    """For the listen-party plugin: name the real host of a session (overrides the first uploader)."""
+    """Name the real host of a session (listen-party's `session_host_changed`; overrides the first uploader)."""
     now = time.time() if now is None else now
     updated = await TempSession.filter(session_id=session_id).update(host_id=user_id,
                                                                      last_activity=now)
@@ -70,11 +72,12 @@ async def set_session_host(session_id: str, user_id: Any, now: float | None = No
 
 async def record(host: Host, media: MediaObject, *, session_id: str, uploader_id: Any, song_title: str,
                  expires_at: float) -> tuple[TempUpload, bool]:
-    """Record a stored upload; if these bytes are already in the session, return that one instead.
+    """Record a stored upload; if this uploader already put these bytes in the session, return
+    that one instead (another user's copy is never theirs to find or to keep alive).
 
     Returns (upload, created). When not created the caller discards `media`.
     """
-    existing = await find_duplicate(host, session_id, media.sha256)
+    existing = await find_duplicate(host, session_id, uploader_id, media.sha256)
     if existing is not None:
         return existing, False
     try:
@@ -83,17 +86,16 @@ async def record(host: Host, media: MediaObject, *, session_id: str, uploader_id
             uploader_id=uploader_id, song_title=song_title, sha256=media.sha256,
             expires_at=expires_at)
     except IntegrityError:  # the same bytes finished uploading at the same moment
-        existing = await find_duplicate(host, session_id, media.sha256)
+        existing = await find_duplicate(host, session_id, uploader_id, media.sha256)
         if existing is None:
             raise
         return existing, False
     return upload, True
 
 
-async def find_duplicate(host: Host, session_id: str, sha256: str) -> TempUpload | None:
-    from mediahub.models import MediaObject
+async def find_duplicate(host: Host, session_id: str, uploader_id: Any, sha256: str) -> TempUpload | None:
 
-    upload = await TempUpload.get_or_none(session_id=session_id, sha256=sha256)
+    upload = await TempUpload.get_or_none(session_id=session_id, uploader_id=uploader_id, sha256=sha256)
     if upload is None:
         return None
     media = await MediaObject.get_or_none(id=upload.media_id, state="stored")
@@ -106,7 +108,6 @@ async def find_duplicate(host: Host, session_id: str, sha256: str) -> TempUpload
 
 async def extend(host: Host, upload: TempUpload, expires_at: float) -> None:
     """A duplicate upload restarts the clock of the existing one."""
-    from mediahub.models import MediaObject
 
     upload.expires_at = expires_at
     await TempUpload.filter(id=upload.id).update(expires_at=expires_at)
@@ -115,7 +116,6 @@ async def extend(host: Host, upload: TempUpload, expires_at: float) -> None:
 
 async def play_url(host: Host, upload: TempUpload, now: float) -> str:
     """A URL a browser can play with Range until a few minutes after the upload expires."""
-    from mediahub.models import MediaObject
 
     media = await MediaObject.get(id=upload.media_id)
     lifetime = max(1, int(upload.expires_at - now) + URL_GRACE)
@@ -127,7 +127,6 @@ async def play_url(host: Host, upload: TempUpload, now: float) -> str:
 
 async def delete_upload(host: Host, upload: TempUpload) -> bool:
     """Delete the object (through the ledger: a failure is retried by its sweep) and the record."""
-    from mediahub.models import MediaObject
 
     media = await MediaObject.get_or_none(id=upload.media_id)
     if media is not None:
@@ -138,7 +137,6 @@ async def delete_upload(host: Host, upload: TempUpload) -> bool:
 
 async def delete_session(host: Host, session_id: str) -> int:
     """Delete every temporary upload of a session; return how many."""
-    from mediahub.models import MediaObject
 
     uploads = await TempUpload.filter(session_id=session_id)
     backends = set()
@@ -181,7 +179,6 @@ async def delete_media_of_track(host: Host, session_id: str, track: dict) -> int
 
 async def sweep(host: Host, now: float) -> dict[str, int]:
     """Expired uploads (even ones that expired while the server was down), and forgotten sessions."""
-    from mediahub.models import MediaObject
 
     expired = 0
     for upload in await TempUpload.filter(expires_at__lt=now).limit(500):
@@ -200,3 +197,22 @@ async def sweep(host: Host, now: float) -> dict[str, int]:
     if forgotten:
         await TempSession.filter(id__in=forgotten).delete()
     return {"temp_uploads_expired": expired, "temp_sessions_forgotten": len(forgotten)}
+
+
+async def session_upload(host: Host, session_id: str, public_id: object) -> dict | None:
+    """A live temporary upload of this session as `{publicId, media_id, url, songTitle}`, else None.
+
+    `url` plays with Range until a few minutes after the upload expires (signed if private).
+    """
+    if not isinstance(public_id, str) or not PUBLIC_ID.match(public_id):
+        return None
+    upload = await TempUpload.get_or_none(session_id=session_id, public_id=public_id)
+    now = time.time()
+    if upload is None or upload.expires_at <= now:
+        return None
+    try:
+        url = await play_url(host, upload, now)
+    except (LookupError, DoesNotExist):  # being deleted, or a backend that gives no URLs
+        return None
+    return {"publicId": upload.public_id, "media_id": str(upload.media_id), "url": url,
+            "songTitle": upload.song_title}

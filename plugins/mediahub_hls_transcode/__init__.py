@@ -47,3 +47,37 @@ async def cleanup(now):
     from mediahub_hls_transcode.store import forget_abandoned
 
     return {"abandoned_tracks": await forget_abandoned()}
+
+
+# -- listen-party's track-source hooks (optional: this plugin loads without listen-party) --
+
+
+@hookimpl(optionalhook=True)
+def party_track_sources(user):
+    from quart import url_for
+
+    return [{"source": "library", "label": "From your library", "picker": "list",
+             "scripts": [url_for("hls.static", filename="hls.min.js")]}]
+
+
+@hookimpl(optionalhook=True)
+async def party_track_resolve(source, track_id, session_id, user):
+    from mediahub_hls_transcode import party_source
+
+    return await party_source.resolve(track_id, user) if source == party_source.LIBRARY else None
+
+
+@hookimpl(optionalhook=True)
+async def party_track_url(source, track_id):
+    from mediahub_hls_transcode import party_source
+
+    return await party_source.fresh_url(track_id) if source == party_source.LIBRARY else None
+
+
+@hookimpl(optionalhook=True)
+async def party_track_search(source, user, query, limit):
+    from mediahub_hls_transcode import party_source
+
+    if source not in (None, party_source.LIBRARY) or user is None:
+        return None
+    return await party_source.search(user, query, limit)

@@ -8,12 +8,8 @@ from quart import Blueprint, Response, render_template
 from quart_schema import (DataSource, document_request, document_response, security_scheme,
                           validate_querystring, validate_request)
 
-from mediahub.auth import current_user, require_user
-from mediahub.csrf import token_in_body
-from mediahub.errors import Forbidden, NotFound, StorageUnavailable
-from mediahub.host import current_host
-from mediahub.openapi import html_page
-from mediahub.streaming import check_media_signature
+from mediahub import (Forbidden, NotFound, StorageUnavailable, check_media_signature,
+                      csrf_token_in_body, current_host, current_user, html_page, require_user)
 from mediahub_hls_transcode import store
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import parse_media_playlist, rewrite_uris, safe_segment_name
@@ -181,7 +177,7 @@ async def media_playlist(track_id, rendition: str, query_args: SignedQuery):
 
 @blueprint.post("/media/upload/<backend>")
 @document_request(PresignedPostForm, source=DataSource.FORM_MULTIPART)
-@token_in_body
+@csrf_token_in_body
 async def receive_upload(backend: str):
     """Receive a presigned POST (policy fields, then `file`) for backends without their own URL.
 

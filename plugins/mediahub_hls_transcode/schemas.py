@@ -6,7 +6,7 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediahub.openapi import NO_NUL
+from mediahub import NO_NUL
 
 
 # Requests are strict: `"file_size": "10"` is refused as the schema says, not converted.

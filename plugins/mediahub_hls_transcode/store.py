@@ -7,16 +7,14 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from mediahub.errors import (Conflict, NotFound, PayloadTooLarge, StorageUnavailable,
-                             UnsupportedMediaType, UploadRejected)
-from mediahub.host import Host, current_host
-from mediahub.sniff import SNIFF_BYTES, detect_audio_type
-from mediahub.streaming import media_signature
+from mediahub import (SNIFF_BYTES, Conflict, Host, NotFound, PayloadTooLarge, StorageUnavailable,
+                      UnsupportedMediaType, UploadRejected, current_host, detect_audio_type,
+                      media_signature)
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.settings import HlsSettings
 
 if TYPE_CHECKING:
-    from mediahub.models import User
+    from mediahub import User
 
 log = logging.getLogger("mediahub.hls_transcode")
 
@@ -246,7 +244,7 @@ async def delete_track(track: Track) -> None:
 async def forget_abandoned() -> int:
     """Pending tracks whose upload was never completed: once the ledger sweep discarded their
     prefix row (after orphan_grace), the rows go too."""
-    from mediahub.models import MediaObject
+    from mediahub import MediaObject
 
     removed = 0
     pending = await Track.filter(status=PENDING).limit(500).values_list("id", "media_id")

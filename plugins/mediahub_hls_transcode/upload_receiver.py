@@ -7,10 +7,8 @@ import logging
 from quart import request
 from werkzeug.sansio.multipart import Epilogue, Field, File
 
-from mediahub.errors import BadRequest, MediahubError, NotFound, PayloadTooLarge, StorageUnavailable
-from mediahub.host import current_host
-from mediahub.uploads import (FORM_OVERHEAD_BYTES, MAX_FIELDS, BoundedBody, MultipartReader,
-                              multipart_boundary, stream_from)
+from mediahub import (FORM_OVERHEAD_BYTES, MAX_FIELDS, BadRequest, MediahubError, MultipartReader,
+                      NotFound, PayloadTooLarge, StorageUnavailable, current_host, multipart_reader)
 from mediahub_hls_transcode import store
 
 log = logging.getLogger("mediahub.hls_transcode")
@@ -32,10 +30,7 @@ async def receive_policy_upload(backend_name: str) -> int:
     verify = getattr(storage, "verify_upload_policy", None)
     if verify is None:
         raise NotFound("this storage backend takes uploads at its own URL")
-    boundary = multipart_boundary(request)
-    if isinstance(request.body, BoundedBody):
-        stream_from(request.body, body_limit())
-    reader = MultipartReader(request.body, boundary)
+    reader = multipart_reader(request, body_limit())
     fields: dict[str, str] = {}
     for _ in range(MAX_FIELDS + 1):
         event = await reader.next_event()

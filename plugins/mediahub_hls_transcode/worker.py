@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from mediahub.media import NotAudio, ffmpeg_path, probe
+from mediahub import NotAudio, ffmpeg_path, probe
 from mediahub_hls_transcode import store, transcode
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import (Rendition, as_event, as_vod, ladder,

@@ -7,8 +7,7 @@ import contextlib
 
 from quart import Blueprint, websocket
 
-from mediahub import current_host
-from mediahub.auth import current_user, require_user
+from mediahub import current_host, current_user, require_user
 from mediahub_library_sync.store import channel
 
 blueprint = Blueprint("library_live", __name__)

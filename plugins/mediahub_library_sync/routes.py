@@ -8,9 +8,7 @@ from pydantic import ValidationError
 from quart import Blueprint, Response, render_template, request
 from quart_schema import document_request, document_response, security_scheme
 
-from mediahub import BadRequest
-from mediahub.auth import current_user, require_user
-from mediahub.openapi import html_page
+from mediahub import BadRequest, current_user, html_page, limit_request_body, require_user
 from mediahub_library_sync import store
 from mediahub_library_sync.gcpause import collector_paused
 from mediahub_library_sync.merge import LimitExceeded
@@ -33,11 +31,7 @@ async def read_raw() -> bytes:
     cap is raised here, for these routes only, before anything is read.
     """
     limit = store.settings().max_body_bytes
-    body = request.body
-    if hasattr(body, "set_limit"):
-        body.set_limit(limit)
-    else:  # Quart's own Body (an app without mediahub's bounded connection)
-        body._max_content_length = limit
+    limit_request_body(request, limit)
     raw = await request.get_data(cache=False)
     if not raw.strip():
         raise BadRequest("body: a JSON object is required", code="invalid_request")

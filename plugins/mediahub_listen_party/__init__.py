@@ -30,6 +30,18 @@ class ListenPartySettings(BaseModel):
     # Unknown join codes one client (IP network, and account) may try per minute before
     # every code lookup answers 429; see docs/party-protocol.md "Join codes" for the why.
     code_misses_per_minute: int = Field(10, ge=1, le=1000)
+    # Reactions per member: this many at once, then one every `reaction_seconds`.
+    reaction_burst: int = Field(3, ge=1, le=50)
+    reaction_seconds: float = Field(1.0, gt=0, le=60)
+    # A new party's "vote to skip" share of online listeners (the host may change it).
+    skip_share: float = Field(0.5, gt=0, le=1)
+
+
+@hookimpl
+def register_hookspecs():
+    from mediahub_listen_party import hookspecs
+
+    return hookspecs
 
 
 @hookimpl
@@ -61,3 +73,18 @@ async def cleanup(now):
     from mediahub_listen_party import party
 
     return await party.sweep(now)
+
+
+# -- the party's own track source: the seed's `POST /api/upload-track` ---------------------
+
+
+@hookimpl(trylast=True)
+def party_track_sources(user):
+    return [{"source": "upload-track", "label": "A file from your device", "picker": "upload"}]
+
+
+@hookimpl(trylast=True)
+async def party_track_resolve(source, track_id, session_id, user):
+    from mediahub_listen_party import sources
+
+    return await sources.own_upload(track_id, user) if source == sources.UPLOAD_TRACK else None

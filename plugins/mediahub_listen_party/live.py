@@ -7,15 +7,14 @@ import contextlib
 import contextvars
 import json
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 from quart import Blueprint, current_app, websocket
 
-from mediahub import NotFound, current_host
-from mediahub.auth import current_user, require_user
-from mediahub.bus import BusUnavailable
-from mediahub.websocket_fanout import DirectSocket, text_frame
+from mediahub import (BusUnavailable, DirectSocket, NotFound, current_host, current_user,
+                      require_user, text_frame)
 from mediahub_listen_party import clock, party as parties, protocol
 from mediahub_listen_party.models import Party
 from mediahub_listen_party.protocol import ProtocolError
@@ -92,12 +91,15 @@ class Room:
     of 1,000 costs ~1,000 `send()` calls, not 1,000 trips through Quart and Hypercorn.
     """
 
-    def __init__(self, code: str):
-        self.code = code
+    def __init__(self, code: str, app):
+        self.code, self.app = code, app
         self.members: set[Member] = set()
         self.ready = asyncio.Event()  # subscribed (or ended): members may read the snapshot
         self.ended = False
         self.task: asyncio.Task | None = None
+        self.version = 0
+        self.boundary: asyncio.TimerHandle | None = None
+        self.counting: asyncio.Task | None = None
 
     async def run(self, bus) -> None:
         try:
@@ -107,9 +109,54 @@ class Room:
                     frame = None if any(m in text for m in ACTED_ON) else text_frame(text)
                     for member in tuple(self.members):
                         member.deliver(text, frame)
+                    if '"endsAt"' in text:  # a state message: when does its track end?
+                        self.plan_boundary(json.loads(text))
         finally:
             self.ended = True
             self.ready.set()
+            self.close()
+
+    def plan_boundary(self, message: dict) -> None:
+        """Commit the next track when the playing one ends. Every instance with members
+        plans it (the first to commit wins); the browsers switch on their own at that
+        instant, from the same `endsAt`, so the message only confirms what they did."""
+        if message.get("version", 0) < self.version:
+            return
+        self.version = message["version"]
+        if self.boundary is not None:
+            self.boundary.cancel()
+            self.boundary = None
+        if message.get("endsAt") is not None:
+            delay = max(0.0, message["endsAt"] / 1000.0 - time.time())
+            self.boundary = asyncio.get_running_loop().call_later(delay, self.spawn, self.advance)
+
+    def spawn(self, job) -> None:
+        asyncio.create_task(job(), context=contextvars.Context())
+
+    async def advance(self) -> None:
+        try:
+            async with self.app.app_context():
+                await parties.advance_due(self.code)
+        except Exception:
+            log.exception("moving party %s to its next track failed", self.code)
+
+    def count_listeners(self) -> None:
+        """Tell everyone how many listen, at most once a second per instance (a party that
+        fills with hundreds of guests must not cost a broadcast per join)."""
+        if self.counting is None or self.counting.done():
+            self.counting = asyncio.create_task(self._count(), context=contextvars.Context())
+
+    async def _count(self) -> None:
+        await asyncio.sleep(1.0)
+        with contextlib.suppress(Exception):
+            async with self.app.app_context():
+                party = await parties.find_party(self.code)
+                await current_host().bus.publish(parties.channel(self.code), {
+                    "t": "LISTENERS", "count": await parties.online_count(party)})
+
+    def close(self) -> None:
+        if self.boundary is not None:
+            self.boundary.cancel()
 
 
 def enter_room(code: str, member: Member) -> Room:
@@ -117,7 +164,7 @@ def enter_room(code: str, member: Member) -> Room:
     rooms = current_app.extensions.setdefault("listen_party_rooms", {})
     room = rooms.get(code)
     if room is None or room.ended:
-        room = rooms[code] = Room(code)
+        room = rooms[code] = Room(code, current_app._get_current_object())
         # Its own context: the room must not see the first member's `websocket`.
         room.task = asyncio.create_task(room.run(current_host().bus), name=f"party-room-{code}",
                                         context=contextvars.Context())
@@ -133,6 +180,7 @@ def leave_room(room: Room, member: Member) -> None:
             del rooms[room.code]
         if room.task is not None:
             room.task.cancel()
+        room.close()
 
 
 class HostFeed:
@@ -190,15 +238,17 @@ async def party_socket(code: str) -> None:
             # Subscribed first, read second: a change in between arrives as a message with
             # a newer version, and clients ignore anything not newer than what they have.
             party = await parties.find_party(party.code)
-            state = parties.state_of(party)
+            state = await parties.settle(party)  # a boundary passed with nobody here
             await websocket.send_json(protocol.state_message(
-                "SNAPSHOT", state, you=me, code=party.code, serverNow=parties.now_ms()))
+                "SNAPSHOT", state, you=me, code=party.code, serverNow=parties.now_ms(),
+                listeners=await parties.online_count(party), reactions=list(protocol.REACTIONS)))
+            room.count_listeners()
             member.live = True
             forwarder = asyncio.create_task(forward(member, feed))
             await feed.follow(state.host_id)
             await bus.publish(parties.host_channel(party.code),
                               {"t": "MEMBER_JOINED", "memberId": me, "name": name})
-            await serve_client(party.code, me, name, conf)
+            await serve_client(party.code, me, name, conf, room)
         finally:
             await left(party, user, me, name)
     finally:
@@ -210,8 +260,10 @@ async def party_socket(code: str) -> None:
         await feed.stop()
 
 
-async def serve_client(code: str, me: str, name: str, conf) -> None:
+async def serve_client(code: str, me: str, name: str, conf, room: Room) -> None:
     bucket = TokenBucket(conf.messages_per_second, conf.message_burst)
+    # Reactions: a few at once, then one every `reaction_seconds`; the rest are dropped.
+    reactions = TokenBucket(1.0 / conf.reaction_seconds, conf.reaction_burst)
     bus = current_host().bus
     while True:
         text = await websocket.receive()
@@ -234,9 +286,17 @@ async def serve_client(code: str, me: str, name: str, conf) -> None:
                     "offsetMs": message["offsetMs"], "driftMs": message["driftMs"],
                     "rttMs": message["rttMs"],
                     "quality": clock.sync_quality(message["driftMs"], message["rttMs"])})
+        elif kind == "REACT":
+            if not reactions.take(received):
+                await websocket.send_json({"t": "ERROR", "code": "too_many_reactions",
+                                           "message": "one reaction at a time", "version": None})
+                continue
+            with contextlib.suppress(BusUnavailable):  # not stored: a lost one is gone
+                await bus.publish(parties.channel(code), {"t": "REACTION", "emoji": message["emoji"],
+                                                          "memberId": me, "name": name})
         else:
             try:
-                await parties.run_command(code, me, message)
+                await parties.run_command(code, me, message, name)
             except (ProtocolError, BusUnavailable) as exc:  # Redis down: stored, members not told
                 party = await Party.get_or_none(code=code)
                 await websocket.send_json({"t": "ERROR", "code": exc.code, "message": str(exc),
@@ -263,6 +323,9 @@ async def forward(member: Member, feed: HostFeed) -> None:
 async def left(party, user, me: str, name: str) -> None:
     with contextlib.suppress(Exception):
         await parties.connected(party, user.id, -1)
+        rooms = current_app.extensions.get("listen_party_rooms", {})
+        if party.code in rooms:
+            rooms[party.code].count_listeners()
         await current_host().bus.publish(parties.host_channel(party.code),
                                          {"t": "MEMBER_LEFT", "memberId": me, "name": name})
         current = await parties.find_party(party.code)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from mediahub import Forbidden, NotFound, current_host
+from mediahub import Forbidden, NotFound, User, call_hook, current_host
 from mediahub_listen_party import code_limit, protocol, sources
 from mediahub_listen_party.models import Party, PartyMember, PartyTrack
 from mediahub_listen_party.protocol import PartyState, ProtocolError
@@ -57,7 +59,8 @@ def state_of(party: Party) -> PartyState:
 
 async def create_party(user, name: str = "") -> Party:
     now = time.time()
-    state = PartyState(version=1, host_id=str(user.id), anchor_ms=now_ms())
+    state = PartyState(version=1, host_id=str(user.id), anchor_ms=now_ms(),
+                       skip_share=settings().skip_share)
     for _ in range(10):
         try:
             party = await Party.create(code=new_code(), name=name, owner=user,
@@ -128,34 +131,95 @@ async def host_online(party_id, host_id: str) -> bool:
     return member is not None and member.connections > 0
 
 
-async def run_command(code: str, user_id: str, message: dict[str, Any]) -> dict[str, Any]:
-    """Apply a host command to the stored state; publish and return what members get.
+async def run_command(code: str, user_id: str, message: dict[str, Any],
+                      name: str = "") -> dict[str, Any]:
+    """Apply a member's command to the stored state; publish and return what members get.
 
-    Two hosts' commands racing on two instances both read version N; the conditional
-    UPDATE lets exactly one commit, the other is refused as stale.
+    Two commands racing on two instances both read version N; the conditional UPDATE lets
+    exactly one commit. A versioned command that loses is refused as stale; a free one (an
+    addition, a vote, a track length) is applied again to the winner's state.
     """
-    party = await find_party(code)
-    state = state_of(party)
-    track = None
-    if message["t"] == "HOST_TRACK_SELECTED":
-        # Role and version first: only the host may make the server look a track up.
-        protocol.check_command(state, user_id, message["version"])
-        track = await sources.resolve(party, user_id, message.get("source"), message["trackId"])
-    if message["t"] == "HOST_HANDOFF":
-        exists = await PartyMember.exists(party_id=party.id, user_id=message["memberId"]) \
-            if is_uuid(message["memberId"]) else False
-        if not exists:
-            raise ProtocolError("no_such_member", "hand the host role to someone who joined")
-    new, outgoing = protocol.apply_command(state, message, user_id, now_ms(),
-                                           settings().start_lead_ms, track)
-    await commit(party, state, new)
+    kind = message["t"]
+    attempts = 5 if kind in protocol.FREE_COMMANDS else 1
+    for attempt in range(attempts):
+        party = await find_party(code)
+        state = await settle(party)
+        track = None
+        if kind in ("HOST_TRACK_SELECTED", "QUEUE_ADD"):
+            # Role and version first: only who may add makes the server look a track up.
+            protocol.check_command(state, user_id, message.get("version")
+                                   if kind in protocol.VERSIONED_COMMANDS else None,
+                                   protocol.ACTION[kind])
+            described = await sources.resolve(party, state.host_id, await User.get(id=user_id),
+                                              message.get("source"), message["trackId"])
+            track = {**described, "entryId": secrets.token_urlsafe(6), "addedBy": user_id,
+                     "addedByName": name[:64]}
+        if kind in ("HOST_HANDOFF", "SET_ROLE"):
+            exists = await PartyMember.exists(party_id=party.id, user_id=message["memberId"]) \
+                if is_uuid(message["memberId"]) else False
+            if not exists:
+                raise ProtocolError("no_such_member", "choose someone who joined")
+        listeners = await online_count(party) if kind == "VOTE_SKIP" else 1
+        new, outgoing = protocol.apply_command(state, message, user_id, now_ms(),
+                                               settings().start_lead_ms, track, listeners)
+        try:
+            await commit(party, state, new)
+        except ProtocolError:
+            if attempt + 1 < attempts:
+                continue
+            raise
+        break
     await current_host().bus.publish(channel(party.code), outgoing)
-    if message["t"] == "HOST_HANDOFF":
-        await sources.name_session_host(str(party.id), uuid.UUID(message["memberId"]))
-    if message["t"] == "HOST_TRACK_SELECTED":
-        await current_host().call_hook("track_changed", session_id=str(party.id),
-                                       previous=state.track, current=new.track)
+    if kind == "HOST_HANDOFF":
+        await sources.name_session_host(str(party.id), message["memberId"])
+    await announce_track_change(party, state, new)
     return outgoing
+
+
+async def settle(party: Party) -> PartyState:
+    """The party's state with every passed track boundary committed (and announced).
+
+    Any instance may do it (its room's timer, a command, a late joiner's snapshot): the
+    advance is deterministic, so whoever commits first wins and the others read theirs.
+    """
+    for _ in range(5):
+        state = state_of(party)
+        new = protocol.advance(state, now_ms())
+        if new.version == state.version:
+            return state
+        try:
+            await commit(party, state, new)
+        except ProtocolError:
+            party = await find_party(party.code)  # another instance advanced it first
+            continue
+        party.state, party.version = json.dumps(new.to_json()), new.version
+        await current_host().bus.publish(channel(party.code),
+                                         protocol.state_message("TRACK_ADVANCED", new))
+        await announce_track_change(party, state, new)
+        return new
+    return state_of(party)
+
+
+async def advance_due(code: str) -> None:
+    """A track boundary is due (a room's timer): move the party on if nobody has yet."""
+    with contextlib.suppress(NotFound):
+        await settle(await find_party(code))
+
+
+async def announce_track_change(party: Party, old: PartyState, new: PartyState) -> None:
+    """`track_changed` when the playing entry changed or the last one finished.
+
+    A previous track that is still queued (the same upload queued twice) is not named as
+    previous: its temporary upload must stay until it has played too.
+    """
+    before = None if old.finished else old.track
+    after = None if new.finished else new.track
+    if (before or {}).get("entryId") == (after or {}).get("entryId"):
+        return
+    if before is not None and any((e.get("source"), e.get("trackId")) ==
+                                  (before.get("source"), before.get("trackId")) for e in new.queue):
+        before = None
+    await call_hook("track_changed", session_id=str(party.id), previous=before, current=after)
 
 
 async def commit(party: Party, old: PartyState, new: PartyState) -> None:
@@ -163,6 +227,10 @@ async def commit(party: Party, old: PartyState, new: PartyState) -> None:
         state=json.dumps(new.to_json()), version=new.version, last_active_at=time.time())
     if not updated:
         raise ProtocolError("stale_version", "the party changed meanwhile; resync and retry")
+
+
+async def online_count(party: Party) -> int:
+    return await PartyMember.filter(party_id=party.id, connections__gt=0).count()
 
 
 def is_uuid(text: str) -> bool:
@@ -178,9 +246,12 @@ async def pause_if_host_gone(code: str, host_id: str) -> bool:
     party = await Party.get_or_none(code=code)
     if party is None or party.ended_at is not None:
         return False
-    state = state_of(party)
+    state = await settle(party)
     if state.host_id != host_id or not state.playing or await host_online(party.id, host_id):
         return False
+    for cohost in state.cohosts:  # a co-host still here keeps the music going
+        if await host_online(party.id, cohost):
+            return False
     new = protocol.pause(state, now_ms())
     try:
         await commit(party, state, new)
@@ -193,19 +264,21 @@ async def pause_if_host_gone(code: str, host_id: str) -> bool:
 
 async def end_party(party: Party, reason: str) -> bool:
     """End a party once (whoever calls first wins); tells members and fires `session_ended`."""
-    updated = await Party.filter(id=party.id, ended_at=None).update(ended_at=time.time(),
-                                                                    ended_reason=reason)
+    # The queue goes with the party: nothing of it is played, kept or shown again.
+    cleared = replace(state_of(party), queue=(), playing=False, skip_votes=())
+    updated = await Party.filter(id=party.id, ended_at=None).update(
+        ended_at=time.time(), ended_reason=reason, state=json.dumps(cleared.to_json()))
     if not updated:
         return False
     host = current_host()
     await host.bus.publish(channel(party.code), {"t": "PARTY_ENDED", "reason": reason})
-    await host.call_hook("session_ended", session_id=str(party.id), reason=reason)
+    await call_hook("session_ended", session_id=str(party.id), reason=reason)
     return True
 
 
 async def end_by(party: Party, user) -> None:
     state = state_of(party)
-    if str(user.id) not in (state.host_id, str(party.owner_id)):
+    if not protocol.may(state, str(user.id), "end") and str(user.id) != str(party.owner_id):
         raise Forbidden("only the host can end the party", code="not_host")
     await end_party(party, "host_ended")
 
@@ -218,8 +291,8 @@ async def sweep(now: float) -> dict[str, int]:
     for party in idle:
         ended += await end_party(party, "idle")
     deleted = await Party.filter(ended_at__lt=now - conf.ended_retention).delete()
-    playing = {state_of(p).track.get("trackId") for p in await Party.filter(ended_at=None)
-               if state_of(p).track}
+    playing = {track.get("trackId") for p in await Party.filter(ended_at=None)
+               for track in (state_of(p).track, *state_of(p).queue) if track}
     tracks = 0
     ledger = current_host().ledger
     for track in await PartyTrack.filter(created_at__lt=now - conf.track_ttl).prefetch_related("media"):

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 import time
 from urllib.parse import unquote
 
+import segno
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, jsonify, redirect, render_template, request
 from quart_schema import DataSource, document_request, document_response, security_scheme
 
-from mediahub import BadRequest, Forbidden, NotFound, TooManyRequests, current_host, tokens
-from mediahub.accounts import create_guest
-from mediahub.auth import current_user, json_body, require_user, start_web_session
-from mediahub.openapi import NO_NUL, html_page, media_route, optional_body
-from mediahub.streaming import media_response
-from mediahub.uploads import ingest_multipart
+from mediahub import (NO_NUL, BadRequest, Forbidden, NotFound, TooManyRequests, create_guest,
+                      current_host, current_user, html_page, ingest_multipart, issue_token_pair,
+                      json_body, media_response, media_route, optional_body, require_user,
+                      start_web_session)
 from mediahub_listen_party import party as parties, sources
 from mediahub_listen_party.models import PartyMember, PartyTrack
-from mediahub_listen_party.protocol import ProtocolError
-from mediahub_listen_party.protocol import state_message
+from mediahub_listen_party.protocol import REACTIONS, state_message
 
 blueprint = Blueprint("party", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/party/static")
@@ -163,7 +162,7 @@ async def join_party(code: str):
         if request.mimetype != "application/json":
             raise BadRequest("send a JSON body to join", code="invalid_request")
         user = await create_guest(name)
-        pair = await tokens.issue_pair(user, current_host().settings.auth)
+        pair = await issue_token_pair(user, current_host().settings.auth)
         access_token = pair.to_json()["access_token"]
     member = await parties.join(party, user, name)
     answer = {**await party_json(party, user, with_members=False), "memberId": str(member.user_id),
@@ -187,7 +186,23 @@ async def end_party(code: str):
     return {"ok": True, "code": party.code}
 
 
-# -- library tracks (hls-transcode) ------------------------------------------------------
+# -- tracks of other plugins' sources (listen-party's hooks) -------------------------------
+
+
+@blueprint.get("/api/parties/<code>/tracks")
+@security_scheme(BEARER)
+@document_response(LibraryList, 200)
+@require_user
+async def source_tracks(code: str):
+    """Tracks the caller may pick, from every source or `?source=<name>`, matching `?q=`:
+    the host selects one with `HOST_TRACK_SELECTED {source, trackId}`."""
+    user = await current_user()
+    await lookup(code, user)
+    source = request.args.get("source") or None
+    if source is not None and not sources.SOURCE_NAME.match(source):
+        raise BadRequest("source is a track source name such as \"library\"", code="bad_source")
+    query = request.args.get("q", "")[:200]
+    return {"tracks": await sources.search(user, source, query)}
 
 
 @blueprint.get("/api/parties/<code>/library")
@@ -200,30 +215,52 @@ async def library(code: str):
     library plugin is not enabled."""
     user = await current_user()
     await lookup(code, user)
-    return {"tracks": await sources.library_listing(user)}
+    return {"tracks": await sources.search(user, "library")}
 
 
-@blueprint.get("/api/parties/<code>/library/<track_id>/master.m3u8")
+@blueprint.get("/api/parties/<code>/<source>/<track_id>/<name>")
 @security_scheme(BEARER)
 @html_page  # documented like a page: a redirect (3XX) or an error, never JSON on success
 @require_user
-async def library_master(code: str, track_id: str):
-    """The party's library track: a redirect to its freshly signed HLS master playlist
-    (members only, and only the track the party plays)."""
+async def refreshed_track(code: str, source: str, track_id: str, name: str):
+    """The party's stable link to a track whose URL expires (an HLS library track's
+    `master.m3u8`): a redirect to a fresh URL from its source (members only, and only the
+    track the party plays)."""
     user = await current_user()
     party = await lookup(code, user)
-    track = parties.state_of(party).track or {}
-    if track.get("source") != sources.LIBRARY or track.get("trackId") != track_id:
+    state = parties.state_of(party)
+    # The playing track, or a queued one (browsers load the next track ahead of its start).
+    track = next((t for t in (state.track, *state.queue) if t and (
+        t.get("source"), t.get("trackId"), t.get("refresh")) == (source, track_id, name)), None)
+    if track is None:
         raise NotFound("the party does not play this track", code="track_not_found")
     if not await PartyMember.exists(party_id=party.id, user_id=user.id):
         raise Forbidden("join the party first", code="not_a_member")
-    try:
-        url = await sources.signed_master_url(track_id)
-    except ProtocolError:  # deleted from the library since it was selected
-        raise NotFound("this track is no longer in the library", code="track_not_found") from None
+    url = await sources.fresh_url(track)
+    if url is None:  # deleted from its source since it was selected
+        raise NotFound("this track is no longer available", code="track_not_found")
     response = redirect(url, 302)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@blueprint.get("/party/<code>/qr.svg")
+@html_page  # an image, documented like a page
+@require_user
+async def invite_qr(code: str) -> Response:
+    """The party's join link as a QR code (SVG), drawn here: no outside service sees the code."""
+    party = await lookup(code, await current_user())
+    image = io.BytesIO()
+    segno.make(join_url(party.code), error="m").save(image, kind="svg", scale=6, border=2,
+                                                     dark="#111", light="#fff", xmldecl=False)
+    response = Response(image.getvalue(), content_type="image/svg+xml")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def join_url(code: str) -> str:
+    """The absolute link a guest opens (or scans) to join: the party page on this site."""
+    return f"{request.host_url.rstrip('/')}/party/{code}"
 
 
 # -- the seed's track endpoints ----------------------------------------------------------
@@ -284,7 +321,8 @@ async def party_home():
     code = request.args.get("code", "")
     if code.strip().isalnum() and len(code.strip()) <= 12:  # the join form without JavaScript
         return redirect(f"/party/{code.strip().upper()}")
-    return await render_template("party/home.html")
+    return await render_template("party/home.html",
+                                 allow_guests=current_host().settings.auth.allow_guests)
 
 
 @blueprint.get("/party/<code>")
@@ -302,5 +340,5 @@ async def party_page(code: str):
     is_host = user is not None and str(user.id) == state.host_id
     return await render_template("party/party.html", party=party, is_host=is_host,
                                  lead_ms=parties.settings().start_lead_ms,
-                                 temp_uploads=sources.temp_uploads_enabled(),
-                                 library=sources.library_enabled())
+                                 sources=await sources.offered(user), join_url=join_url(party.code),
+                                 reactions=REACTIONS)

@@ -16,10 +16,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mediahub.errors import ConfigProblem
-from mediahub.storage import InvalidKey, ObjectStat, PresignedUpload
-from mediahub.streaming import signed_media_url
-from mediahub.storage import check_key, guess_content_type
+from mediahub import (ConfigProblem, InvalidKey, ObjectStat, PresignedUpload, check_key,
+                      guess_content_type, signed_media_url)
 from mediahub_local_disk.upload_policy import upload_policy_signature, verify_upload_policy
 
 __all__ = ["LocalDiskStorage", "LocalDiskSettings", "check_key", "verify_upload_policy"]

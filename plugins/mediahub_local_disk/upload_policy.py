@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import time
 
-from mediahub.errors import Forbidden
+from mediahub import Forbidden
 
 
 def upload_policy_signature(secret: bytes, fields: dict[str, str]) -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from mediahub.auth import require_user
-from mediahub.openapi import html_page
+from mediahub import html_page, require_user
 
 blueprint = Blueprint("music_pages", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/music/static")

@@ -11,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
 
-from mediahub.errors import StorageUnavailable
-from mediahub.storage import InvalidKey, ObjectStat, PresignedUpload, check_key
+from mediahub import InvalidKey, ObjectStat, PresignedUpload, StorageUnavailable, check_key
 from mediahub_s3_renders.settings import MiB, S3Settings, parse_settings
 
 log = logging.getLogger("mediahub.storage.s3")

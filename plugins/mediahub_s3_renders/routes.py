@@ -12,15 +12,10 @@ from quart import Blueprint, render_template, request
 from quart_schema import (DataSource, document_request, document_response, security_scheme,
                           validate_querystring, validate_request)
 
-from mediahub.csrf import token_in_body
-from mediahub import tokens
-from mediahub.auth import current_user, require_user
-from mediahub.errors import BadRequest, Unauthorized, UnsupportedMediaType, UploadRejected
-from mediahub.host import current_host
-from mediahub.models import MediaObject, User
-from mediahub.openapi import html_page, media_route
-from mediahub.streaming import media_response
-from mediahub.uploads import ingest_multipart
+from mediahub import (BadRequest, MediaObject, Unauthorized, UnsupportedMediaType, UploadRejected,
+                      User, csrf_token_in_body, current_host, current_user, html_page,
+                      ingest_multipart, media_response, media_route, require_user,
+                      user_for_access_token)
 from mediahub_s3_renders import formats, store, waveform
 from mediahub_s3_renders.models import Render
 from mediahub_s3_renders.schemas import (AttachRender, AudioUpload, MessageCreate, MessageDeleted,
@@ -38,7 +33,7 @@ async def acting_user(token: str | None = None) -> User:
     """The signed-in user: bearer header or cookie session, else the seed's `token` field."""
     user = await current_user()
     if user is None and token:
-        user = await tokens.user_for_access_token(token)
+        user = await user_for_access_token(token)
     if user is None:
         raise UNAUTHORIZED
     return user
@@ -109,7 +104,7 @@ async def list_messages(thread_id: str):
 @security_scheme(BEARER)
 @document_request(AudioUpload, source=DataSource.FORM_MULTIPART)
 @document_response(RenderOut, 200)
-@token_in_body
+@csrf_token_in_body
 async def upload_audio():
     """Store an audio render at `{prefix}renders/{uuid}.{format}` and return the Render object.
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediahub.openapi import NO_NUL
+from mediahub import NO_NUL
 
 USERNAME = Field(min_length=1, max_length=64)
 # Requests are strict: `"is_private": 0` or `"title": 5` is refused as the schema says,

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from mediahub.errors import ConfigProblem
+from mediahub import ConfigProblem
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

@@ -8,9 +8,7 @@ import logging
 import uuid
 from datetime import datetime, timezone
 
-from mediahub.errors import BadRequest, Forbidden, NotFound
-from mediahub.host import current_host
-from mediahub.models import User
+from mediahub import BadRequest, Forbidden, NotFound, User, current_host
 from mediahub_s3_renders.models import Message, Render, Thread, ThreadMember
 
 log = logging.getLogger("mediahub.s3_renders")

@@ -8,7 +8,7 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from mediahub.media import ffmpeg_path
+from mediahub import ffmpeg_path
 
 # Decoding to 8 kHz mono is plenty for a drawing a few hundred columns wide and keeps the
 # PCM of an hour-long render under 60 MB of pipe traffic.

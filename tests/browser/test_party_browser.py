@@ -211,10 +211,11 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
         # The shifted guest's offset is -90,000 ms give or take the estimate's error (a
         # millisecond or two under load: "offset -89999 ms" is right too).
         host.wait_for_function("""([shift]) => document.querySelectorAll('#guest-list li').length === 3
-            && [...document.querySelector('#guest-list').textContent.matchAll(/offset (-?\\d+) ms/g)]
+            && [...document.querySelector('#diagnostics-list').textContent.matchAll(/offset (-?\\d+) ms/g)]
                .some(m => Math.abs(Number(m[1]) + shift) < 50)""", arg=[SHIFT_MS])
     except Exception:
         raise AssertionError("the host's guest list: " + host.locator("#guest-list").inner_text()
+                             + " diagnostics: " + host.locator("#diagnostics-list").text_content()
                              + "\nguests: " + str([page.evaluate(
                                  "() => [window.party.me, document.getElementById('sync-status')"
                                  ".textContent, window.party.lastDrift, window.party.clock.rtt]")

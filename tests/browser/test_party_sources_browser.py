@@ -127,7 +127,8 @@ def test_host_file_and_library_track_play_on_a_guest_page(party_browser, live_se
     assert uploaded.value.status == 200
     temp = uploaded.value.json()
     host.wait_for_function("(id) => window.party.state.trackId === id", arg=temp["publicId"])
-    assert host.locator("#upload-progress").is_visible()
+    # The progress bar showed the upload and is gone once it is done.
+    host.wait_for_function("() => document.getElementById('upload-progress').hidden")
     progress = host.evaluate("() => window.__progress")
     assert progress[-1] == 100 and min(progress) < 100, progress
 
@@ -143,7 +144,7 @@ def test_host_file_and_library_track_play_on_a_guest_page(party_browser, live_se
     file_error = guest.evaluate(ERROR_MS)
 
     # 2. A library track: the guest plays its HLS master playlist (hls.js, vendored).
-    host.locator(f'#library-list li[data-track-id="{track_id}"] button').click()
+    host.locator(f'#library-list li[data-track-id="{track_id}"] button[data-action=select]').click()
     guest.wait_for_function("(id) => window.party.state.trackId === id && window.party.audio.readyState >= 1",
                             arg=track_id)
     assert guest.evaluate("() => window.party.state.trackUrl").endswith("/master.m3u8")

@@ -6,8 +6,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, render_template
 from quart_schema import validate_request, validate_response
 
-from mediahub import current_host
-from mediahub.openapi import NO_NUL, html_page
+from mediahub import NO_NUL, current_host, html_page
 from mediahub_example_greeter.models import Greeting
 
 blueprint = Blueprint("greeter", __name__, template_folder="templates")

@@ -12,8 +12,10 @@
 
   var root = document.getElementById("party");
   var code = root.dataset.code;
-  var audio = document.getElementById("party-audio");
   var $ = function (id) { return document.getElementById(id); };
+  // Two players: the one playing, and a spare that loads the next queued track ahead of
+  // its start, so a track boundary is a scheduled start of an element that is ready.
+  var audio = $("party-audio"), spare = $("party-audio-next");
 
   // -- the server clock ------------------------------------------------------------------
   // Local time is performance.timeOrigin + performance.now(): monotonic, and whatever the
@@ -51,21 +53,55 @@
     return Math.max(state.positionSec, state.positionSec + (serverMs - state.serverTimestamp) / 1000);
   }
 
+  // The same playback (track and instant of its position 0)? Then a new message (a queue
+  // change, the server confirming a boundary this page already crossed) changes nothing.
+  function sameTimeline(a, b) {
+    return !!(a && b && a.playing && b.playing && a.trackUrl === b.trackUrl &&
+      Math.abs((a.serverTimestamp - a.positionSec * 1000) - (b.serverTimestamp - b.positionSec * 1000)) < 1);
+  }
+
+  // protocol.advance: the state after its track's end (the next entry starts at 0 on the
+  // instant the previous ends). The page moves on by itself; the server's TRACK_ADVANCED
+  // then confirms the same timeline.
+  function advanced(s) {
+    var next = s.queue && s.queue[0];
+    if (!next) return Object.assign({}, s, { playing: false, positionSec: s.durationSec || s.positionSec,
+                                             serverTimestamp: s.endsAt, endsAt: null, finished: true });
+    return Object.assign({}, s, { trackId: next.trackId, trackUrl: next.trackUrl, filename: next.filename,
+      entryId: next.entryId, durationSec: next.durationSec || null, coverUrl: next.coverUrl || null,
+      addedByName: next.addedByName, positionSec: 0, serverTimestamp: s.endsAt, queue: s.queue.slice(1),
+      skipVotes: 0, finished: false, endsAt: next.durationSec ? s.endsAt + next.durationSec * 1000 : null });
+  }
+
+  function settled(s) {
+    while (s.playing && s.endsAt !== null && clock.offset !== null &&
+           (serverNow() >= s.endsAt || s.endsAt <= crossedAt)) s = advanced(s);
+    return s;
+  }
+
   function adopt(message) {
     if (state && message.version <= state.version && message.t !== "SNAPSHOT") return;
-    state = message;
+    var previous = state;
     if (message.you) me = message.you;
+    if (message.listeners !== undefined) listeners = message.listeners;
+    state = settled(message);
     render();
+    if (sameTimeline(previous, state) && loadedUrl === state.trackUrl && !audio.paused) {
+      planBoundary();  // still playing what the party plays
+      return;
+    }
     apply();
   }
 
   function apply() {
     if (!state || clock.offset === null) return;  // wait for the first clock estimate
     clearTimeout(startTimer);
-    if (!state.trackUrl) { audio.pause(); return; }
+    state = settled(state);
+    if (!state.trackUrl || state.finished) { audio.pause(); clearTimeout(boundaryTimer); return; }
     if (loadedUrl !== state.trackUrl) {
+      if (spare.dataset.url === state.trackUrl) swapPlayers();  // preloaded already
+      else loadTrack(audio, state.trackUrl);
       loadedUrl = state.trackUrl;
-      loadTrack(state.trackUrl);
     }
     audio.playbackRate = 1;
     excursion = null;
@@ -78,6 +114,56 @@
     var wait = state.serverTimestamp - serverNow();
     if (wait > 0) prepareStart(state.serverTimestamp, state.positionSec, plan);
     else joinRunning(JOIN_LEAD_MS);
+    planBoundary();
+  }
+
+  // -- track boundaries --------------------------------------------------------------------
+  // The next track is known (the queue's head) and so is the instant it starts (`endsAt`):
+  // the spare player loads it now and is started on that instant like any scheduled start,
+  // instead of loading and seeking after the previous track ended.
+  var boundaryTimer = null;
+  function planBoundary() {
+    clearTimeout(boundaryTimer);
+    if (!state || !state.playing || state.endsAt === null || clock.offset === null) return;
+    var next = state.queue && state.queue[0];
+    if (next && spare.dataset.url !== next.trackUrl) {
+      loadTrack(spare, next.trackUrl);
+      spare.pause();
+    }
+    var token = plan;
+    boundaryTimer = setTimeout(function () { if (token === plan) crossBoundary(); },
+                               Math.max(0, state.endsAt - serverNow() - startLatencyMs));
+  }
+
+  var crossedAt = -Infinity;  // the last boundary this page crossed by itself
+  function crossBoundary() {
+    crossedAt = state.endsAt;
+    var after = advanced(state);
+    state = after;
+    plan += 1;
+    excursion = null; readings = [];
+    if (after.finished) { audio.pause(); render(); return; }
+    if (spare.dataset.url === after.trackUrl && spare.readyState >= 3) {
+      var finished = audio;
+      swapPlayers();
+      loadedUrl = after.trackUrl;
+      audio.playbackRate = 1;
+      wasSettling = true;  // learn how late this start lands, as for any start
+      start();
+      finished.pause();
+      render();
+      planBoundary();
+      return;
+    }
+    render();
+    apply();  // the spare was not ready: join the new track like a late joiner
+  }
+
+  function swapPlayers() {
+    var finished = audio;
+    audio = spare; spare = finished;
+    spare.pause();
+    audio.volume = spare.volume;
   }
 
   // Joining a track that is already playing (late join, reload, tap to sync, big drift):
@@ -126,10 +212,23 @@
     });
   }
 
-  audio.addEventListener("loadedmetadata", function () {
-    $("seek").max = Math.floor(audio.duration || 600);
-    apply();
+  [audio, spare].forEach(function (player) {
+    player.addEventListener("loadedmetadata", function () {
+      if (player !== audio) return;  // the spare: ready when its turn comes
+      reportDuration();
+      render();
+      apply();
+    });
   });
+
+  // A source that did not know the track's length: a controller's browser tells the
+  // server (which needs it to schedule the next track).
+  function reportDuration() {
+    if (state && state.entryId && !state.durationSec && canControl() && loadedUrl === state.trackUrl &&
+        isFinite(audio.duration) && audio.duration > 0) {
+      send({ t: "TRACK_DURATION", entryId: state.entryId, durationSec: audio.duration });
+    }
+  }
 
   // -- drift correction ------------------------------------------------------------------
   // One rate excursion per correction (rate for a planned time, then back to 1): every
@@ -216,7 +315,7 @@
     var q = quality(lastDrift, clock.rtt);
     var badge = $("sync-quality");
     badge.textContent = q; badge.dataset.quality = q;
-    $("sync-offset").textContent = "drift " + lastDrift.toFixed(1) + " ms · clock offset " +
+    $("sync-offset").textContent = "This device: drift " + lastDrift.toFixed(1) + " ms · clock offset " +
       Math.round(clock.offset || 0) + " ms";
   }
 
@@ -235,13 +334,17 @@
       switch (message.t) {
         case "PONG": var first = clock.offset === null; addSample(message); if (first) apply(); break;
         case "SNAPSHOT": case "TRACK_SELECTED": case "PLAY": case "PAUSE": case "SEEK":
-        case "HOST_CHANGED": adopt(message); break;
+        case "HOST_CHANGED": case "QUEUE_CHANGED": case "TRACK_ADVANCED": case "ROLES_CHANGED":
+        case "PERMISSIONS_CHANGED": case "SKIP_VOTES": adopt(message); break;
+        case "LISTENERS": listeners = message.count; renderListeners(); break;
+        case "REACTION": showReaction(message); break;
         case "MEMBERS": message.members.forEach(function (m) { guests[m.memberId] = m; }); renderGuests(); break;
         case "MEMBER_JOINED": guests[message.memberId] = Object.assign(guests[message.memberId] || {}, { name: message.name, online: true }); renderGuests(); break;
         case "MEMBER_LEFT": if (guests[message.memberId]) guests[message.memberId].online = false; renderGuests(); break;
         case "MEMBER_SYNC": guests[message.memberId] = Object.assign(guests[message.memberId] || {}, message, { online: true }); renderGuests(); break;
         case "ERROR": showError(message.message); break;
-        case "PARTY_ENDED": ended = true; audio.pause(); $("sync-status").textContent = "the party has ended"; break;
+        case "PARTY_ENDED": ended = true; audio.pause(); spare.pause(); clearTimeout(boundaryTimer);
+          $("sync-status").textContent = "the party has ended"; break;
       }
     };
     socket.onclose = function (event) {
@@ -266,88 +369,209 @@
   }
 
   // -- page ------------------------------------------------------------------------------
-  var guests = {};
-  function isHost() { return state && me && state.hostId === me; }
+  var guests = {}, listeners = 1, reactionLog = [];
+  function role() {
+    if (!state || !me) return "guest";
+    if (state.hostId === me) return "host";
+    return (state.cohosts || []).indexOf(me) >= 0 ? "cohost" : "guest";
+  }
+  function isHost() { return role() === "host"; }
+  function isManager() { return role() !== "guest"; }  // host or co-host
+  function canControl() { return isManager() || !!(state && state.permissions && state.permissions.guestsControl); }
+  function canAdd() { return isManager() || !!(state && state.permissions && state.permissions.guestsAdd); }
   function showError(text) { var e = $("party-error"); e.textContent = text; e.hidden = false;
                              setTimeout(function () { e.hidden = true; }, 4000); }
   function clockText(seconds) { var s = Math.max(0, Math.floor(seconds));
                                 return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0"); }
+  function showAll(selector, visible) {
+    Array.prototype.forEach.call(document.querySelectorAll(selector), function (el) { el.hidden = !visible; });
+  }
+  function button(label, className, onClick) {
+    var b = document.createElement("button");
+    b.type = "button"; b.className = "button small " + (className || ""); b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
 
   // -- track sources (see docs/party-protocol.md "Track sources") ----------------------------
   // Library tracks are HLS playlists: hls.js (vendored by hls-transcode) where the browser
   // has Media Source Extensions, else the browser's own HLS (Safari, recent Chromium).
-  // Either way it is the same <audio> element, so scheduling and drift correction apply as is.
-  var hls = null, libraryLoaded = false;
-  function loadTrack(url) {
-    if (hls) { hls.destroy(); hls = null; }
+  // Either way it is an <audio> element, so scheduling and drift correction apply as is.
+  function loadTrack(player, url) {
+    if (player.hls) { player.hls.destroy(); player.hls = null; }
+    player.dataset.url = url;
     if (/\.m3u8(\?|$)/.test(url.split("#")[0]) && window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls();
-      hls.loadSource(url);
-      hls.attachMedia(audio);
+      player.hls = new window.Hls();
+      player.hls.loadSource(url);
+      player.hls.attachMedia(player);
       return;
     }
-    audio.src = url;
-    audio.load();
+    player.src = url;
+    player.load();
   }
 
   function selectTrack(source, trackId) {
     send({ t: "HOST_TRACK_SELECTED", version: state.version, source: source, trackId: trackId });
   }
+  function queueTrack(source, trackId) { send({ t: "QUEUE_ADD", source: source, trackId: trackId }); }
 
+  // One list per track source that offers a picker (library, collection, ...): filled from
+  // GET /api/parties/<code>/tracks?source=<name>.
+  var libraryLoaded = false;
   function loadLibrary() {
-    var list = $("library-list");
-    if (libraryLoaded || !list || !isHost()) return;
+    if (libraryLoaded || !canAdd()) return;
+    var lists = document.querySelectorAll("ul.source-list[data-source]");
+    if (!lists.length) return;
     libraryLoaded = true;
-    window.mediahub.fetch("/api/parties/" + code + "/library").then(function (response) {
-      return response.json();
-    }).then(function (body) {
-      list.textContent = "";
-      (body.tracks || []).forEach(function (track) {
-        var li = document.createElement("li"), pick = document.createElement("button");
-        li.dataset.trackId = track.trackId;
-        li.appendChild(document.createTextNode(track.title));
-        pick.type = "button"; pick.className = "button small"; pick.textContent = "Select";
-        pick.addEventListener("click", function () { selectTrack("library", track.trackId); });
-        li.appendChild(pick);
-        list.appendChild(li);
-      });
-      if (!list.children.length) list.innerHTML = '<li class="muted-label">No ready tracks in your library yet.</li>';
-    }).catch(function () { libraryLoaded = false; });
-  }
-
-  function render() {
-    $("track-name").textContent = state.filename || (state.trackId ? state.trackId : "Nothing yet");
-    $("play-state").textContent = state.playing ? "playing" : "paused";
-    $("host-panel").hidden = !isHost();
-    renderGuests();
-    loadLibrary();
-  }
-
-  function renderGuests() {
-    var list = $("guest-list");
-    if (!list || !isHost()) return;
-    list.textContent = "";
-    Object.keys(guests).forEach(function (id) {
-      if (id === me) return;
-      var g = guests[id], li = document.createElement("li");
-      var label = document.createElement("span");
-      label.textContent = g.name + (g.online === false ? " (away)" : "") +
-        (g.offsetMs !== undefined ? " · offset " + Math.round(g.offsetMs) + " ms · drift " +
-         Number(g.driftMs).toFixed(1) + " ms · " + g.quality : "");
-      li.appendChild(label);
-      li.dataset.memberId = id;
-      var handoff = document.createElement("button");
-      handoff.type = "button"; handoff.className = "button ghost small"; handoff.textContent = "Make host";
-      handoff.addEventListener("click", function () {
-        send({ t: "HOST_HANDOFF", version: state.version, memberId: id });
-      });
-      li.appendChild(handoff);
-      list.appendChild(li);
+    Array.prototype.forEach.call(lists, function (list) {
+      var source = list.dataset.source;
+      window.mediahub.fetch("/api/parties/" + code + "/tracks?source=" + encodeURIComponent(source)).then(function (response) {
+        return response.json();
+      }).then(function (body) {
+        list.textContent = "";
+        (body.tracks || []).forEach(function (track) {
+          var li = document.createElement("li");
+          li.dataset.trackId = track.trackId;
+          li.appendChild(document.createTextNode(track.title));
+          var pick = button("Select", "control-only", function () { selectTrack(source, track.trackId); });
+          pick.dataset.action = "select";
+          pick.hidden = !canControl();
+          var queue = button("Queue", "ghost", function () { queueTrack(source, track.trackId); });
+          queue.dataset.action = "queue";
+          li.appendChild(pick); li.appendChild(queue);
+          list.appendChild(li);
+        });
+        if (!list.children.length) list.innerHTML = '<li class="muted-label">Nothing to pick here yet.</li>';
+      }).catch(function () { libraryLoaded = false; });
     });
   }
 
+  function render() {
+    var finished = state.finished;
+    $("track-name").textContent = finished ? "The queue has finished: add a track" :
+      (state.filename || (state.trackId ? state.trackId : "Nothing yet"));
+    $("added-by").textContent = state.addedByName && !finished ? "added by " + state.addedByName : "";
+    $("play-state").textContent = state.playing ? "playing" : finished ? "finished" : "paused";
+    var cover = $("cover-image");
+    if (state.coverUrl && !finished) { if (cover.getAttribute("src") !== state.coverUrl) cover.src = state.coverUrl; cover.hidden = false; }
+    else { cover.hidden = true; cover.removeAttribute("src"); }
+    var r = role();
+    $("role-badge").textContent = r === "host" ? "you host" : r === "cohost" ? "you co-host" : "";
+    $("role-badge").hidden = r === "guest";
+    $("host-panel").hidden = !isManager();
+    showAll(".control-only", canControl());
+    showAll(".owner-only", isHost());
+    $("add-panel").hidden = !canAdd();
+    $("seek").disabled = !canControl();
+    $("vote-skip-button").hidden = canControl() || !state.trackId || finished;
+    $("skip-votes").textContent = state.skipVotes ? "(" + state.skipVotes + ")" : "";
+    var permissions = state.permissions || {};
+    $("guests-control").checked = !!permissions.guestsControl;
+    $("guests-add").checked = !!permissions.guestsAdd;
+    $("skip-share").value = String(permissions.skipShare || 0.5);
+    renderQueue();
+    renderGuests();
+    renderListeners();
+    loadLibrary();
+    reportDuration();
+  }
+
+  function trackLength() {
+    if (state && state.durationSec) return state.durationSec;
+    return isFinite(audio.duration) && loadedUrl === (state && state.trackUrl) ? audio.duration : null;
+  }
+
+  function renderListeners() {
+    $("listener-count").textContent = listeners + (listeners === 1 ? " listening" : " listening");
+  }
+
+  function renderQueue() {
+    var list = $("queue");
+    list.textContent = "";
+    (state.queue || []).forEach(function (entry, index) {
+      var li = document.createElement("li"), text = document.createElement("span");
+      li.dataset.entryId = entry.entryId;
+      text.className = "queue-title";
+      text.textContent = entry.filename + (entry.durationSec ? " · " + clockText(entry.durationSec) : "");
+      var by = document.createElement("span");
+      by.className = "muted-label"; by.textContent = "added by " + (entry.addedByName || "someone");
+      li.appendChild(text); li.appendChild(by);
+      var mine = entry.addedBy === me && canAdd();
+      if (isManager()) {
+        if (index > 0) li.appendChild(button("↑", "ghost", function () {
+          send({ t: "QUEUE_MOVE", version: state.version, entryId: entry.entryId, toIndex: index - 1 }); }));
+        if (index < state.queue.length - 1) li.appendChild(button("↓", "ghost", function () {
+          send({ t: "QUEUE_MOVE", version: state.version, entryId: entry.entryId, toIndex: index + 1 }); }));
+      }
+      if (isManager() || mine) {
+        var remove = button("Remove", "ghost", function () {
+          send({ t: "QUEUE_REMOVE", version: state.version, entryId: entry.entryId }); });
+        remove.setAttribute("aria-label", "Remove " + entry.filename);
+        li.appendChild(remove);
+      }
+      list.appendChild(li);
+    });
+    if (!list.children.length) {
+      var empty = document.createElement("li");
+      empty.className = "muted-label"; empty.textContent = "Nothing queued.";
+      list.appendChild(empty);
+    }
+  }
+
+  function renderGuests() {
+    var list = $("guest-list"), diagnostics = $("diagnostics-list");
+    if (!list || !isHost()) return;
+    list.textContent = ""; diagnostics.textContent = "";
+    Object.keys(guests).forEach(function (id) {
+      if (id === me) return;
+      var g = guests[id], li = document.createElement("li"), label = document.createElement("span");
+      var cohost = (state.cohosts || []).indexOf(id) >= 0;
+      // What a host needs: who is here and whether they hear the party. Clock offsets are
+      // diagnostics (a phone whose clock is 37 s wrong still plays in sync).
+      label.textContent = g.name + (cohost ? " (co-host)" : "") + (g.online === false ? " (away)" : "") +
+        (g.quality ? " · " + (g.quality === "Good" ? "in sync" : g.quality.toLowerCase() + " sync") : "");
+      li.appendChild(label);
+      li.dataset.memberId = id;
+      li.appendChild(button(cohost ? "Make guest" : "Make co-host", "ghost", function () {
+        send({ t: "SET_ROLE", version: state.version, memberId: id, role: cohost ? "guest" : "cohost" });
+      }));
+      li.appendChild(button("Make host", "ghost", function () {
+        send({ t: "HOST_HANDOFF", version: state.version, memberId: id });
+      }));
+      list.appendChild(li);
+      if (g.offsetMs !== undefined) {
+        var d = document.createElement("li");
+        d.textContent = g.name + " · offset " + Math.round(g.offsetMs) + " ms · drift " +
+          Number(g.driftMs).toFixed(1) + " ms · rtt " + Math.round(g.rttMs) + " ms · " + g.quality;
+        diagnostics.appendChild(d);
+      }
+    });
+  }
+
+  function showReaction(message) {
+    reactionLog.push(message.emoji);
+    var bubble = document.createElement("span");
+    bubble.className = "reaction";
+    bubble.textContent = message.emoji + " " + (message.name || "");  // text only, never markup
+    $("reaction-stage").appendChild(bubble);
+    setTimeout(function () { bubble.remove(); }, 2500);
+  }
+
+  // Playback position, track length, the seek slider (following playback unless being
+  // dragged) and the "Tap to sync" button (only when the browser needs a tap, or the
+  // audio stopped while the party plays).
+  var dragging = false;
   setInterval(function () {
-    if (state) $("position").textContent = clockText(state.playing ? targetAt(serverNow()) : state.positionSec);
+    if (!state) return;
+    var position = state.playing ? targetAt(serverNow()) : state.positionSec, length = trackLength();
+    $("position").textContent = clockText(position);
+    $("duration").textContent = length ? clockText(length) : "–:––";
+    var seek = $("seek");
+    if (length) seek.max = String(Math.floor(length));
+    if (!dragging) seek.value = String(Math.floor(position));
+    var lost = state.playing && !state.finished && audio.paused && !audio.seeking &&
+      serverNow() > state.serverTimestamp + 2000;
+    $("tap-to-sync").hidden = !(blocked || lost);
   }, 250);
   setInterval(correct, CORRECT_EVERY_MS);
   setInterval(function () {
@@ -358,16 +582,42 @@
   setInterval(function () { burst(5); }, REFRESH_MS);
 
   $("tap-to-sync").addEventListener("click", function () {
-    // play() inside the tap unlocks the element (autoplay rules); then the normal join
-    // seeks and starts on the party's instant.
+    // play() inside the tap unlocks the element (autoplay rules), the spare too (muted, so
+    // the next track may start on its instant); then the normal join.
     blocked = false; $("tap-to-sync").hidden = true;
+    spare.muted = true;
+    var unlockSpare = spare.play();
+    if (unlockSpare && unlockSpare.then) unlockSpare.then(function () { spare.pause(); spare.muted = false; },
+                                                          function () { spare.muted = false; });
     var unlocked = audio.play();
     if (unlocked && unlocked.then) unlocked.then(apply, apply); else apply();
   });
   $("play-button").addEventListener("click", function () { send({ t: "HOST_PLAY", version: state.version }); });
   $("pause-button").addEventListener("click", function () { send({ t: "HOST_PAUSE", version: state.version }); });
-  $("seek").addEventListener("change", function (event) {
+  $("skip-button").addEventListener("click", function () { send({ t: "SKIP", version: state.version }); });
+  $("vote-skip-button").addEventListener("click", function () {
+    if (state && state.entryId) send({ t: "VOTE_SKIP", entryId: state.entryId });
+  });
+  $("volume").addEventListener("input", function (event) {
+    audio.volume = spare.volume = Number(event.target.value);
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("button.react"), function (b) {
+    b.addEventListener("click", function () { send({ t: "REACT", emoji: b.dataset.emoji }); });
+  });
+  var seekSlider = $("seek");
+  seekSlider.addEventListener("input", function () { dragging = true; });
+  seekSlider.addEventListener("change", function (event) {
+    dragging = false;
     send({ t: "HOST_SEEK", version: state.version, positionSec: Number(event.target.value) });
+  });
+  $("guests-control").addEventListener("change", function (event) {
+    send({ t: "SET_PERMISSIONS", version: state.version, guestsControl: event.target.checked });
+  });
+  $("guests-add").addEventListener("change", function (event) {
+    send({ t: "SET_PERMISSIONS", version: state.version, guestsAdd: event.target.checked });
+  });
+  $("skip-share").addEventListener("change", function (event) {
+    send({ t: "SET_PERMISSIONS", version: state.version, skipShare: Number(event.target.value) });
   });
   $("end-button").addEventListener("click", async function () {
     if (!confirm("End the party for everyone?")) return;
@@ -377,8 +627,9 @@
     event.preventDefault();
     var file = $("track-file").files[0];
     if (!file) return;
-    // With cloudinary-temp: a temporary upload of this party's session (deleted on track
-    // change and party end); without it, the seed's upload-track.
+    var mode = (event.submitter && event.submitter.dataset.mode) || (canControl() ? "select" : "queue");
+    // With cloudinary-temp: a temporary upload of this party's session (deleted once it
+    // has played, and when the party ends); without it, the seed's upload-track.
     var temp = root.dataset.upload === "temp", form = new FormData();
     if (temp) {
       form.append("sessionId", root.dataset.session);
@@ -389,15 +640,17 @@
     form.append("audio", file);
     var xhr = new XMLHttpRequest(), progress = $("upload-progress");
     progress.hidden = false; progress.value = 0;
+    function done() { progress.value = 100; progress.hidden = true; }  // full, then gone
     xhr.upload.onprogress = function (e) { if (e.lengthComputable) progress.value = 100 * e.loaded / e.total; };
     xhr.onload = function () {
+      done();
       var body = {}; try { body = JSON.parse(xhr.responseText); } catch (e) { /* shown below */ }
       if (xhr.status !== 200) { showError((body.error && body.error.message) || "upload failed"); return; }
-      progress.value = 100;
-      if (temp) selectTrack("temp-upload", body.publicId);
-      else selectTrack("upload-track", body.trackId);
+      var source = temp ? "temp-upload" : "upload-track", id = temp ? body.publicId : body.trackId;
+      if (mode === "select") selectTrack(source, id); else queueTrack(source, id);
+      $("track-file").value = "";
     };
-    xhr.onerror = function () { showError("upload failed"); };
+    xhr.onerror = function () { done(); showError("upload failed"); };
     xhr.open("POST", temp ? "/api/temp-upload/upload-temp" : "/api/upload-track");
     xhr.setRequestHeader("X-CSRF-Token", window.mediahub.csrfToken());
     xhr.send(form);
@@ -405,9 +658,10 @@
 
   // For tests and the curious: the live numbers behind the sync badge.
   window.party = { get state() { return state; }, clock: clock, serverNow: serverNow,
-                   targetAt: function (ms) { return targetAt(ms); }, audio: audio,
+                   targetAt: function (ms) { return targetAt(ms); }, get audio() { return audio; },
                    get lastDrift() { return lastDrift; }, get me() { return me; },
-                   get rateJump() { return rateJump; },
+                   get rateJump() { return rateJump; }, get role() { return role(); },
+                   get listeners() { return listeners; }, get reactions() { return reactionLog; },
                    send: send, get blocked() { return blocked; } };
   connect();
 })();

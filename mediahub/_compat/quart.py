@@ -1,13 +1,28 @@
-"""Request bodies with back-pressure and a cap on every byte, chunked bodies included."""
+"""Quart: request bodies with back-pressure and a cap on every byte, chunked bodies included.
+
+`BoundedBody` replaces Quart's request `Body` (it keeps Body's private `_complete`,
+`_has_data` and `_max_content_length`) and `BoundedHTTPConnection` Quart's ASGI connection
+(`_create_request_from_scope`, `handle_messages`, `handle_request`). `install(app)` puts them
+in place after checking those internals; when it cannot, Quart's own classes stay (bodies are
+then buffered whole and chunked ones escape the cap) and the reason is logged.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from quart.asgi import ASGIHTTPConnection
 from quart.utils import cancel_tasks, raise_task_exceptions
 from quart.wrappers.request import Body
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
+
+from mediahub._compat import cannot_apply, in_tested_range
+
+log = logging.getLogger("mediahub.compat")
+
+DISTRIBUTION = "quart"
+TESTED = ">=0.22,<0.23"
 
 # A client that sends nothing for this long while uploading gets 408 (Quart's BODY_TIMEOUT
 # only covers get_data() and forms, not streamed bodies).
@@ -229,3 +244,27 @@ class BoundedHTTPConnection(ASGIHTTPConnection):
             elif message["type"] == "http.disconnect":
                 # Returning makes Quart cancel the handler: an abandoned upload stops there.
                 return
+
+
+def install(app) -> bool:
+    """Serve `app`'s requests through BoundedHTTPConnection; False (logged) if Quart's internals moved."""
+    in_tested_range(DISTRIBUTION, TESTED)
+    try:
+        for name in ("_create_request_from_scope", "handle_messages", "handle_request"):
+            if not callable(getattr(ASGIHTTPConnection, name, None)):
+                raise AttributeError(f"ASGIHTTPConnection.{name}")
+        probe = Body(None, None)
+        for name in ("_complete", "_has_data", "_max_content_length", "_must_raise"):
+            getattr(probe, name)
+    except (AttributeError, TypeError) as exc:
+        return cannot_apply(DISTRIBUTION, "bound request bodies", exc)
+    app.asgi_http_class = BoundedHTTPConnection
+    return True
+
+
+def set_body_limit(body, limit: int | None) -> None:
+    """Raise (or lower) the cap on a request's whole body, bounded or Quart's own."""
+    if isinstance(body, BoundedBody):
+        body.set_limit(limit)
+    else:  # Quart's own Body (an app without mediahub's bounded connection)
+        body._max_content_length = limit
