@@ -67,6 +67,8 @@ __all__ = [
     # streaming
     "ByteRange", "media_response", "media_signature", "signed_media_url",
     "check_media_signature",
+    # plugin commands
+    "run_with_services",
     # media tools
     "ffmpeg_path", "probe", "AudioInfo", "NotAudio",
     # WebSockets
@@ -90,3 +92,10 @@ async def first_result(name: str, **kwargs):
     ``None`` when none does, or when nobody declared the hook.
     """
     return await current_host().plugins.first_result(name, **kwargs)
+
+
+def run_with_services(ctx, work):
+    """In a plugin's click command: start the app for the command's config, `await work(host)`."""
+    from mediahub.cli import run_with_services as run
+
+    return run(ctx, work)

@@ -291,6 +291,28 @@ def cleanup(ctx: click.Context) -> None:
     click.echo(f"swept: {sum(counts.values())} removed")
 
 
+def run_with_services(ctx: click.Context, work):
+    """Run `await work(host)` with the app's services started for this command's config (-c).
+
+    For commands plugins add with `register_commands`; returns what `work` returns.
+    """
+    from mediahub.app import create_app, start_services, stop_services
+
+    settings = settings_from(ctx.find_root())
+    configure_logging(settings)
+    app = create_app(settings)
+
+    async def run():
+        async with app.app_context():
+            await start_services(app, run_jobs=False)
+            try:
+                return await work(app.extensions["mediahub"])
+            finally:
+                await stop_services(app)
+
+    return asyncio.run(run())
+
+
 # ---------------------------------------------------------------------------- users
 
 

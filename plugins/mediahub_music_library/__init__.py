@@ -31,3 +31,10 @@ def register_nav_items(request):
     if getattr(request, "mediahub_user", None) is None:
         return []
     return [{"label": "Music", "href": "/music"}]
+
+
+@hookimpl
+def register_commands(cli):
+    from mediahub_music_library.commands import library
+
+    cli.add_command(library)
