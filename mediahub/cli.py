@@ -45,14 +45,16 @@ def configure_logging(settings: Settings) -> None:
 class MediahubGroup(click.Group):
     """Adds the commands plugins register (the `register_commands` hook) on first use."""
 
-    plugins_loaded = False
+    # The config files whose plugins' commands were added (one process may run several, e.g. tests).
+    plugins_loaded_for: set = set()
 
     def _load_plugin_commands(self, ctx: click.Context) -> None:
-        if self.plugins_loaded:
+        config_path = ctx.params.get("config_path") or os.environ.get(CONFIG_ENV)
+        if config_path in self.plugins_loaded_for:
             return
-        self.plugins_loaded = True
+        self.plugins_loaded_for.add(config_path)
         try:
-            settings = load_settings(ctx.params.get("config_path") or os.environ.get(CONFIG_ENV))
+            settings = load_settings(config_path)
             plugins = build_plugins(settings)
         except (ConfigError, click.ClickException):
             return  # the command itself reports config problems
