@@ -235,7 +235,7 @@ async def test_a_library_track_plays_through_a_stable_party_link(mediahub_app_fa
         assert (await party.select(host, 1, "library", track_id))["t"] == "TRACK_SELECTED"
         heard = await receive(bob, "TRACK_SELECTED")
     url = heard["trackUrl"]
-    assert url == f"/api/parties/{party.code}/library/{track_id}/master.m3u8"
+    assert url == f"/api/parties/{party.code}/sources/library/{track_id}/master.m3u8"
     assert heard["filename"] == "Sine — Osc"
 
     # A member is sent to a freshly signed master playlist whose variants are signed too.
@@ -250,7 +250,7 @@ async def test_a_library_track_plays_through_a_stable_party_link(mediahub_app_fa
 
     # Not a member, not the party's track, or gone from the library: no playlist.
     assert (await party.client.get(url, headers=carol)).status_code == 403
-    other = f"/api/parties/{party.code}/library/{theirs}/master.m3u8"
+    other = f"/api/parties/{party.code}/sources/library/{theirs}/master.m3u8"
     assert (await party.client.get(other, headers=party.bob)).status_code == 404
     assert (await party.client.delete(f"/api/tracks/{track_id}", headers=party.host)).status_code == 200
     gone = await party.client.get(url, headers=party.bob)
@@ -316,7 +316,7 @@ async def test_any_plugin_can_offer_tracks_to_a_party(mediahub_app_factory, tmp_
         heard = await receive(bob, "TRACK_SELECTED")
     # The expiring URL is never handed out: members get the party's stable link, which asks
     # the source for a fresh URL every time.
-    assert heard["trackUrl"] == f"/api/parties/{party.code}/radio/jazz/stream.mp3"
+    assert heard["trackUrl"] == f"/api/parties/{party.code}/sources/radio/jazz/stream.mp3"
     assert heard["filename"] == "Jazz"
     first = await party.client.get(heard["trackUrl"], headers=party.bob)
     second = await party.client.get(heard["trackUrl"], headers=party.bob)

@@ -218,7 +218,7 @@ async def library(code: str):
     return {"tracks": await sources.search(user, "library")}
 
 
-@blueprint.get("/api/parties/<code>/<source>/<track_id>/<name>")
+@blueprint.get("/api/parties/<code>/sources/<source>/<track_id>/<name>")
 @security_scheme(BEARER)
 @html_page  # documented like a page: a redirect (3XX) or an error, never JSON on success
 @require_user
@@ -245,7 +245,7 @@ async def refreshed_track(code: str, source: str, track_id: str, name: str):
 
 
 @blueprint.get("/party/<code>/qr.svg")
-@html_page  # an image, documented like a page
+@media_route  # an image (SVG), not a page
 @require_user
 async def invite_qr(code: str) -> Response:
     """The party's join link as a QR code (SVG), drawn here: no outside service sees the code."""

@@ -38,7 +38,7 @@ async def name_session_host(session_id: str, host_id) -> None:
 def stable_url(code: str, source: str, track_id: str, name: str) -> str:
     """The party's own link to a track whose URL expires: it redirects to a fresh one, so a
     guest joining hours later never gets an expired link."""
-    return f"/api/parties/{code}/{source}/{track_id}/{name}"
+    return f"/api/parties/{code}/sources/{source}/{track_id}/{name}"
 
 
 async def resolve(party, host_id: str, user, source: object, track_id: str) -> dict[str, Any]:
