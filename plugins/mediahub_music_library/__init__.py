@@ -6,6 +6,20 @@ from mediahub import hookimpl
 
 
 @hookimpl
+def register_hookspecs():
+    from mediahub_music_library import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
+def music_catalog():
+    from mediahub_music_library.api import catalog
+
+    return catalog
+
+
+@hookimpl
 def register_config_sections():
     from mediahub_music_library.settings import MusicLibrarySettings
 

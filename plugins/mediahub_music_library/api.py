@@ -1,7 +1,157 @@
-"""The collection's JSON API for the browser pages (documented in docs/music-library.md)."""
+"""The collection's JSON API for the browser pages (the table in docs/music-library.md)."""
 
 from __future__ import annotations
 
-from quart import Blueprint
+import re
+
+from quart import Blueprint, request
+
+from mediahub import BadRequest, NotFound, current_user, require_user
+from mediahub_music_library.catalog import ALBUM_LIST_TYPES, Catalog
+from mediahub_music_library.shapes import as_json
 
 blueprint = Blueprint("music_api", __name__)
+catalog = Catalog()
+
+ID = re.compile(r"^(tr|al|ar)-[0-9a-f]{1,32}$")
+MAX_QUERY = 200
+
+
+def int_arg(name: str, default: int | None, low: int = 0, high: int = 500) -> int | None:
+    """A whole-number query parameter within [low, high]; a clear 400 otherwise."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 9:
+        raise BadRequest(f"{name}: a whole number", code="invalid_request")
+    value = int(raw)
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: between {low} and {high}", code="invalid_request")
+    return value
+
+
+def text_arg(name: str, limit: int = MAX_QUERY) -> str | None:
+    value = request.args.get(name)
+    if value is not None and (len(value) > limit or "\x00" in value):
+        raise BadRequest(f"{name}: at most {limit} characters, no NUL", code="invalid_request")
+    return value
+
+
+def year_args() -> dict:
+    return {"from_year": int_arg("fromYear", None, 0, 9999), "to_year": int_arg("toYear", None, 0, 9999)}
+
+
+def checked_id(value: str, prefix: str) -> str:
+    """Ids are server-made (`tr-<hex>`); anything else is simply not found."""
+    if not ID.match(value) or not value.startswith(prefix + "-"):
+        raise NotFound(f"no such {dict(tr='track', al='album', ar='artist')[prefix]}")
+    return value
+
+
+@blueprint.get("/api/music/folders")
+@require_user
+async def folders():
+    return {"folders": as_json(await catalog.folders(await current_user()))}
+
+
+@blueprint.get("/api/music/artists")
+@require_user
+async def artists():
+    folder_id = int_arg("folderId", None, 0, 2**31 - 1)
+    return {"artists": as_json(await catalog.artists(await current_user(), folder_id=folder_id))}
+
+
+@blueprint.get("/api/music/artists/<artist_id>")
+@require_user
+async def artist(artist_id: str):
+    user = await current_user()
+    found = await catalog.artist(user, checked_id(artist_id, "ar"))
+    if found is None:
+        raise NotFound("no such artist")
+    return {"artist": as_json(found), "albums": as_json(await catalog.artist_albums(user, artist_id))}
+
+
+@blueprint.get("/api/music/albums")
+@require_user
+async def albums():
+    kind = request.args.get("type") or "newest"
+    if kind not in ALBUM_LIST_TYPES:
+        raise BadRequest(f"type: one of {', '.join(ALBUM_LIST_TYPES)}", code="invalid_request")
+    found = await catalog.album_list(await current_user(), kind, size=int_arg("size", 50),
+                                     offset=int_arg("offset", 0, high=10**8),
+                                     genre=text_arg("genre"), **year_args())
+    return {"albums": as_json(found)}
+
+
+@blueprint.get("/api/music/albums/<album_id>")
+@require_user
+async def album(album_id: str):
+    user = await current_user()
+    found = await catalog.album(user, checked_id(album_id, "al"))
+    if found is None:
+        raise NotFound("no such album")
+    return {"album": as_json(found), "tracks": as_json(await catalog.album_tracks(user, album_id))}
+
+
+@blueprint.get("/api/music/tracks")
+@require_user
+async def tracks():
+    raw = text_arg("ids", limit=20000) or ""
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if len(ids) > 500:
+        raise BadRequest("ids: at most 500", code="invalid_request")
+    return {"tracks": as_json(await catalog.tracks(await current_user(), ids))}
+
+
+@blueprint.get("/api/music/tracks/<track_id>")
+@require_user
+async def track(track_id: str):
+    found = await catalog.track(await current_user(), checked_id(track_id, "tr"))
+    if found is None:
+        raise NotFound("no such track")
+    return {"track": as_json(found)}
+
+
+@blueprint.get("/api/music/tracks/<track_id>/lyrics")
+@require_user
+async def lyrics(track_id: str):
+    user = await current_user()
+    if await catalog.track(user, checked_id(track_id, "tr")) is None:
+        raise NotFound("no such track")
+    return {"lyrics": await catalog.lyrics(user, track_id)}
+
+
+@blueprint.get("/api/music/genres")
+@require_user
+async def genres():
+    return {"genres": as_json(await catalog.genres(await current_user()))}
+
+
+@blueprint.get("/api/music/genres/<genre>/tracks")
+@require_user
+async def genre_tracks(genre: str):
+    if len(genre) > 200 or "\x00" in genre:
+        raise NotFound("no such genre")
+    found = await catalog.tracks_by_genre(await current_user(), genre, size=int_arg("size", 50),
+                                          offset=int_arg("offset", 0, high=10**8))
+    return {"tracks": as_json(found)}
+
+
+@blueprint.get("/api/music/random")
+@require_user
+async def random_tracks():
+    found = await catalog.random_tracks(await current_user(), size=int_arg("size", 50),
+                                        genre=text_arg("genre"), **year_args())
+    return {"tracks": as_json(found)}
+
+
+@blueprint.get("/api/music/search")
+@require_user
+async def search():
+    big = 10**8
+    found = await catalog.search(
+        await current_user(), text_arg("q") or "",
+        artist_count=int_arg("artistCount", 20), artist_offset=int_arg("artistOffset", 0, high=big),
+        album_count=int_arg("albumCount", 20), album_offset=int_arg("albumOffset", 0, high=big),
+        song_count=int_arg("songCount", 20), song_offset=int_arg("songOffset", 0, high=big))
+    return as_json(found)

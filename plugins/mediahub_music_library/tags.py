@@ -140,7 +140,8 @@ ID3_FRAMES = {"TIT2": "title", "TPE1": "artist", "TALB": "album", "TPE2": "album
               "TRCK": "tracknumber", "TPOS": "discnumber", "TDRC": "date", "TYER": "date",
               "TCON": "genre", "TCMP": "compilation"}
 ID3_TXXX = {"MusicBrainz Album Id": "musicbrainz_albumid", "MusicBrainz Artist Id": "musicbrainz_artistid",
-            "MusicBrainz Release Track Id": "musicbrainz_releasetrackid"}
+            "MusicBrainz Release Track Id": "musicbrainz_releasetrackid",
+            "USLT": "lyrics"}  # ffmpeg's `-metadata lyrics=` writes TXXX:USLT, not a USLT frame
 
 
 def id3_values(audio) -> dict:

@@ -1,0 +1,54 @@
+"""Raw SQL for the catalog: one placeholder style for both databases, and prefix search per dialect.
+
+Statements are written with `?` placeholders; on PostgreSQL they become `$1, $2, ...`.
+Search text is folded by the plugin before it is stored (names.fold), so SQLite's FTS5
+tables and PostgreSQL's GIN full-text indexes compare the same words.
+"""
+
+from __future__ import annotations
+
+from mediahub_music_library.models import MusicTrack
+from mediahub_music_library.names import prefix_words
+
+MAX_PAGE = 500
+
+
+def connection():
+    return MusicTrack._meta.db
+
+
+def is_postgres() -> bool:
+    return connection().capabilities.dialect == "postgres"
+
+
+def numbered(sql: str) -> str:
+    """`?` -> `$n` (the statements here never hold a literal question mark)."""
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+
+
+async def fetch(sql: str, params: list) -> list[dict]:
+    if is_postgres():
+        sql = numbered(sql)
+    return await connection().execute_query_dict(sql, params)
+
+
+def page(size, offset, default: int = 50) -> tuple[int, int]:
+    """A (limit, offset) pair clamped to sane bounds: size 0..500, offset >= 0."""
+    size = default if size is None else size
+    return max(0, min(int(size), MAX_PAGE)), max(0, int(offset or 0))
+
+
+def matches(table: str, alias: str, query: str) -> tuple[str, list]:
+    """`(sql, params)`: every word of `query` is a prefix of a word of the row's search text.
+
+    An empty query (no words) matches every row.
+    """
+    words = prefix_words(query)
+    if not words:
+        return "1 = 1", []
+    if is_postgres():
+        return (f"to_tsvector('simple', {alias}.search_text) @@ to_tsquery('simple', ?)",
+                [" & ".join(f"{word}:*" for word in words)])
+    return (f"{alias}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)",
+            [" ".join(f'"{word}"*' for word in words)])
