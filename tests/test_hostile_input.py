@@ -37,6 +37,7 @@ from mediahub_cloudinary_temp.models import TempUpload
 from mediahub_hls_transcode.models import Track
 from mediahub_listen_party.models import Party, PartyTrack
 from mediahub_s3_renders.models import Message, Render, Thread
+from tests.hls_helpers import post_presigned, wait_for_status
 from tests.party_helpers import receive, wav_bytes
 
 # One event loop for the whole module: the shared apps live across tests.
@@ -386,6 +387,10 @@ class TestOnS3:
         await check_range(s3_world, s3_world.track["trackUrl"], s3_world.alice, s3_world.track_bytes,
                           RANGES[case][0], RANGES[case][1])
 
+    async def test_presigned_upload_cannot_be_reused_after_complete(self, s3_world):
+        # S3 cannot retire a policy: the second posts are stored under keys nothing reads.
+        await reuse_presigned_upload_after_complete(s3_world, s3_world.bob)
+
     async def test_hls_complete_deletes_a_fake_file_from_the_bucket(self, s3_world):
         import httpx
 
@@ -511,6 +516,63 @@ async def test_hls_complete_refuses_a_fake_file_and_deletes_it(world, lie):
     assert await world.snapshot() == before  # the fake file is gone, no job was queued
     track = await Track.get(id=init["track_id"])
     assert track.status == "pending" and track.job_id is None
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
+HTML = b"<!doctype html><html><script>alert(1)</script></html>"
+
+
+async def fetch_bytes(world: World, url: str) -> tuple[bytes, str]:
+    if url.startswith("/"):
+        response = await world.client.get(url)
+        return await response.get_data(), response.headers.get("Content-Type", "")
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        response = await http.get(url)
+        return response.content, response.headers.get("Content-Type", "")
+
+
+async def reuse_presigned_upload_after_complete(world: World, who: dict) -> bool:
+    """Issue 13.1: upload checked audio and artwork, complete, then post HTML through the
+    same policies. Nothing checked, transcoded or served may change; True if the storage
+    refused the second posts itself (local-disk), False if it stored them where nobody reads."""
+    audio = wav_of(8000)
+    response = await world.client.post("/tracks/upload/init", headers=who, json={
+        "title": "t", "artist_name": "a", "file_extension": "wav", "file_size": len(audio),
+        "artwork_extension": "png"})
+    init = await response.get_json()
+    assert response.status_code == 200, init
+    for which, data in (("audio", audio), ("artwork", PNG)):
+        status, body = await post_presigned(world.client, init[f"{which}_upload_url"],
+                                            init[f"{which}_upload_fields"], data)
+        assert status in (200, 201, 204), body
+    response = await world.client.post("/tracks/upload/complete", headers=who,
+                                       json={"track_id": init["track_id"]})
+    assert response.status_code == 200, await response.get_data()
+    refused = []
+    for which, data in (("audio", HTML + bytes(len(audio) - len(HTML))), ("artwork", HTML)):
+        status, body = await post_presigned(world.client, init[f"{which}_upload_url"],
+                                            init[f"{which}_upload_fields"], data)
+        refused.append(status == 403)
+        assert status in (200, 201, 204, 403), body
+    final = await wait_for_status(world.client, who, init["track_id"])
+    assert final["status"] == "ready", final
+    track = await Track.get(id=init["track_id"])
+    storage = world.host.storage.get(track.backend)
+    stored = b"".join([chunk async for chunk in storage.open_range(track.audio_key, 0, len(audio) - 1)])
+    assert stored == audio
+    detail = await (await world.client.get(f"/api/tracks/{track.id}", headers=who)).get_json()
+    served, content_type = await fetch_bytes(world, detail["artwork_url"])
+    assert (served, content_type) == (PNG, "image/png")
+    response = await world.client.delete(f"/api/tracks/{track.id}", headers=who)
+    assert response.status_code == 200
+    assert [info.key async for info in storage.list(track.prefix)] == []
+    return all(refused)
+
+
+async def test_presigned_upload_cannot_be_reused_after_complete(world):
+    assert await reuse_presigned_upload_after_complete(world, world.bob)  # local-disk refuses
 
 
 async def test_hls_empty_upload_is_refused(world):

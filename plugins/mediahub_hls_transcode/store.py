@@ -132,6 +132,31 @@ async def delete_object(storage, key: str) -> None:
         raise StorageUnavailable("storage is unavailable, try again later") from exc
 
 
+async def delete_objects(storage, *keys: str) -> None:
+    for key in keys:
+        await delete_object(storage, key)
+
+
+async def seal(storage, key: str, size: int, name: str) -> str:
+    """Copy the uploaded object at key to `<prefix>sealed/<name>-<random>.<ext>`, a key no
+    upload policy names, and remove the original; the new key."""
+    folder, _, file_name = key.rpartition("/")
+    extension = file_name.rpartition(".")[2]
+    sealed = f"{folder}/sealed/{name}-{uuid.uuid4().hex}.{extension}"
+    content_type = AUDIO_EXTENSIONS.get(extension) or ARTWORK_EXTENSIONS.get(extension)
+    try:
+        copied = await storage.put(sealed, storage.open_range(key, 0, size - 1),
+                                   content_type or "application/octet-stream", None)
+    except Exception as exc:
+        log.warning("storage %s failed to copy %s: %r", storage.name, key, exc)
+        raise StorageUnavailable("storage is unavailable, try again later") from exc
+    await delete_object(storage, key)
+    if copied.size != size:  # replaced by a shorter file between the check and the copy
+        await delete_object(storage, sealed)
+        raise UploadRejected("the uploaded file changed while it was checked; upload it again")
+    return sealed
+
+
 async def stat(storage, key: str):
     try:
         return await storage.stat(key)
@@ -155,22 +180,29 @@ async def complete_upload(track: Track) -> Track:
     if audio.size != track.declared_size:
         raise UploadRejected(f"the uploaded file is {audio.size} bytes, "
                              f"{track.declared_size} were declared")
-    if detect_audio_type(await read_head(storage, track.audio_key, audio.size)) is None:
-        await delete_object(storage, track.audio_key)
+    # The upload policies stay valid until they expire, and storage (S3 above all) cannot
+    # retire one: what is checked, transcoded and served is a sealed copy under a key no
+    # policy names, so posting through the policy again changes nothing of this track.
+    audio_key = await seal(storage, track.audio_key, audio.size, "source")
+    if detect_audio_type(await read_head(storage, audio_key, audio.size)) is None:
+        await delete_objects(storage, audio_key, track.audio_key)
         raise UnsupportedMediaType("the uploaded file is not an audio format we accept")
-    has_artwork = False
+    artwork_key = None
     if track.artwork_key:
         artwork = await stat(storage, track.artwork_key)
         if artwork is not None:
-            if image_type(await read_head(storage, track.artwork_key, artwork.size)) is None:
-                await delete_object(storage, track.artwork_key)
+            artwork_key = await seal(storage, track.artwork_key, artwork.size, "cover")
+            if image_type(await read_head(storage, artwork_key, artwork.size)) is None:
+                await delete_objects(storage, audio_key, artwork_key, track.artwork_key)
                 raise UnsupportedMediaType("the artwork is not a JPEG, PNG or WebP image")
-            has_artwork = True
     # Conditional: of two concurrent completes exactly one moves the track on.
     moved = await Track.filter(id=track.id, status=PENDING).update(
-        status=PROCESSING, has_artwork=has_artwork)
+        status=PROCESSING, has_artwork=artwork_key is not None, audio_key=audio_key,
+        artwork_key=artwork_key or track.artwork_key)
     if not moved:
         raise Conflict("this upload was already completed")
+    track.audio_key, track.artwork_key = audio_key, artwork_key or track.artwork_key
+    has_artwork = artwork_key is not None
     try:
         await host.ledger.finalise(media, size=audio.size, sha256=None)
     except LookupError:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from quart import request
+from tortoise.expressions import Q
 from werkzeug.sansio.multipart import Epilogue, Field, File
 
-from mediahub import (FORM_OVERHEAD_BYTES, MAX_FIELDS, BadRequest, MediahubError, MultipartReader,
-                      NotFound, PayloadTooLarge, StorageUnavailable, current_host, multipart_reader)
+from mediahub import (FORM_OVERHEAD_BYTES, MAX_FIELDS, BadRequest, Forbidden, MediahubError,
+                      MultipartReader, NotFound, PayloadTooLarge, StorageUnavailable, current_host, multipart_reader)
 from mediahub_hls_transcode import store
+from mediahub_hls_transcode.models import Track
 
 log = logging.getLogger("mediahub.hls_transcode")
 
@@ -39,12 +41,21 @@ async def receive_policy_upload(backend_name: str) -> int:
         if isinstance(event, File) and event.name == "file":
             # Like S3: the policy fields come before the file, and are checked before any byte is kept.
             key, content_type, max_size = verify(fields)
+            await refuse_a_used_policy(key)
             return await store_part(storage, reader, key, content_type, max_size)
         if isinstance(event, File):
             await reader.skip_part()
         elif isinstance(event, Field):
             fields[event.name or ""] = await reader.read_field(event.name or "")
     raise BadRequest(f"more than {MAX_FIELDS} form fields")
+
+
+async def refuse_a_used_policy(key: str) -> None:
+    """A policy takes uploads only while its track waits for them: after `complete` (or once
+    the track is gone) its key is retired, so a valid-looking policy cannot be used twice."""
+    waiting = await Track.filter(Q(audio_key=key) | Q(artwork_key=key), status=store.PENDING).exists()
+    if not waiting:
+        raise Forbidden("this upload was already completed (or abandoned); start a new upload")
 
 
 async def store_part(storage, reader: MultipartReader, key: str, content_type: str,
