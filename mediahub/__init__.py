@@ -40,7 +40,7 @@ from mediahub.tokens import issue_pair as issue_token_pair
 from mediahub.uploads import (FORM_OVERHEAD_BYTES, MAX_FIELDS, MultipartReader, discard, ingest,
                               ingest_multipart, ingest_request, limit_request_body,
                               multipart_reader)
-from mediahub.viewer import current_user, require_user, start_web_session
+from mediahub.viewer import current_sign_in, current_user, require_user, start_web_session
 from mediahub.websocket_fanout import DirectSocket, text_frame
 
 __all__ = [
@@ -53,7 +53,8 @@ __all__ = [
     "PayloadTooLarge", "StorageUnavailable", "TooManyRequests", "Unauthorized",
     "UnsupportedMediaType", "UploadRejected",
     # accounts and requests
-    "User", "current_user", "require_user", "json_body", "start_web_session", "create_guest",
+    "User", "current_user", "current_sign_in", "require_user", "json_body", "start_web_session",
+    "create_guest",
     "issue_token_pair", "user_for_access_token", "TokenPair", "csrf_token_in_body",
     # routes: OpenAPI markers and the strict-string pattern
     "html_page", "media_route", "optional_body", "NO_NUL",

@@ -87,13 +87,18 @@ async def issue_pair(user: User, auth: AuthSettings, *, family: str | None = Non
     return TokenPair(access, refresh, auth.access_token_ttl, auth.refresh_token_ttl, user)
 
 
-async def user_for_access_token(secret: object, now: datetime | None = None) -> User | None:
+async def access_token(secret: object, now: datetime | None = None) -> AuthToken | None:
+    """The live access token for `secret` (its user loaded), or None."""
     secret = usable_secret(secret)
     if secret is None:
         return None
-    token = await AuthToken.get_or_none(
+    return await AuthToken.get_or_none(
         token_hash=digest(secret), kind=ACCESS, revoked=False,
         expires_at__gt=now or utcnow()).select_related("user")
+
+
+async def user_for_access_token(secret: object, now: datetime | None = None) -> User | None:
+    token = await access_token(secret, now)
     return token.user if token else None
 
 

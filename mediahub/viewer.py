@@ -24,6 +24,8 @@ class Viewer:
     user: User | None = None
     via: str | None = None  # "bearer" | "cookie" | None
     session: WebSession | None = None
+    # Stable for one sign-in across token refreshes: "token:<family>" or "session:<id>".
+    sign_in: str | None = None
 
 
 async def resolve_viewer(authorization: str | None, session_cookie: str | None,
@@ -35,16 +37,20 @@ async def resolve_viewer(authorization: str | None, session_cookie: str | None,
     """
     if authorization is not None:
         scheme, _, secret = authorization.partition(" ")
-        user = None
-        if scheme.lower() == "bearer":
-            user = await tokens.user_for_access_token(secret)
-        return Viewer(user, "bearer")
+        token = await tokens.access_token(secret) if scheme.lower() == "bearer" else None
+        return token_viewer(token)
     if query_token is not None:
-        return Viewer(await tokens.user_for_access_token(query_token), "bearer")
+        return token_viewer(await tokens.access_token(query_token))
     session = await tokens.web_session_for(session_cookie)
     if session is not None:
-        return Viewer(session.user, "cookie", session)
+        return Viewer(session.user, "cookie", session, f"session:{session.id}")
     return Viewer()
+
+
+def token_viewer(token) -> Viewer:
+    if token is None:
+        return Viewer(None, "bearer")
+    return Viewer(token.user, "bearer", None, f"token:{token.family}")
 
 
 async def current_viewer() -> Viewer:
@@ -84,6 +90,16 @@ def same_origin(origin: str | None, host: str | None) -> bool:
 async def current_user() -> User | None:
     """The signed-in user of this request or WebSocket, or None."""
     return (await current_viewer()).user
+
+
+async def current_sign_in() -> str | None:
+    """An id of the sign-in this request comes from, the same across token refreshes.
+
+    One per login of a bearer client (its token family) or browser session; None when
+    anonymous. A plugin can remember per device what it last told it, for clients that
+    never say who they are (seed 002's library sync).
+    """
+    return (await current_viewer()).sign_in
 
 
 def wants_html() -> bool:

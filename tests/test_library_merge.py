@@ -14,7 +14,7 @@ from mediahub_library_sync.schemas import HISTORY_LIMIT, RECENT_SEARCHES_LIMIT
 from mediahub_library_sync.state import SECTIONS, LibraryState, section_items
 
 SALT = "user-1"
-NOW = 1_000_000.0
+NOW = 1_780_000_000.0  # mid-2026: the test timestamps (2025) are in its past
 
 
 def fav(video_id: str, title: str = "", added: str = "2025-01-01T00:00:00Z") -> dict:

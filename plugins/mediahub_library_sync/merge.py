@@ -12,6 +12,12 @@ versions the server stamped on each item:
   server's copy had not changed since the device last synced; otherwise the server's
   newer copy stays (the device's copy is old, or lost a race with an earlier sync).
 
+A device that never sends `since` (seed 002's clients) is merged as if it had sent the
+version of the last answer the server gave it (`remembered`, kept per sign-in by the
+store); the one thing versions cannot tell for it, whether an item deleted since is held
+because the device is stale or because the user added it again there, is told by the
+item's `addedAt`, trusted only within CLOCK_TOLERANCE of server time.
+
 See docs/library-sync.md for the rules with examples.
 """
 
@@ -33,6 +39,9 @@ from mediahub_library_sync.state import Keyed, LibraryState, Playlists, Versione
 NEVER_SYNCED = -1
 PLAYLIST_HEADER_SKIP = ("songs", "song_count")
 NO_VERSIONS = (0, 0)
+# How far ahead of the server a device clock may be before its `addedAt` is not believed:
+# a later one is stored as the server's time and cannot bring a deleted item back.
+CLOCK_TOLERANCE = 300.0
 
 
 class LimitExceeded(ValueError):
@@ -78,6 +87,44 @@ def parse_instant(timestamp: str) -> float:
         return 0.0
 
 
+def iso_instant(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class DeviceClock:
+    """The rules that lean on a device's `addedAt`, with a wrong clock's damage bounded."""
+
+    now: float
+    revives: bool  # whether `addedAt` may tell a re-add from a stale copy (no `since`)
+
+    def clamp(self, item: dict) -> dict:
+        """The item, its `addedAt` brought back to server time if it is in the future.
+
+        A clock hours ahead would otherwise pin its favorites to the top of the list and
+        make each of them look newer than any deletion.
+        """
+        added = item.get("addedAt")
+        if added and instant(added) > self.now + CLOCK_TOLERANCE:
+            return {**item, "addedAt": iso_instant(self.now)}
+        return item
+
+    def revive(self, item: dict, tomb: list) -> bool:
+        """Whether a device without `since` added this deleted item again after its deletion.
+
+        Its `addedAt` must be after the deletion (server time) and not in the future: a
+        stale copy carries the time it was first added, before the deletion. Versions alone
+        are not enough here: a client that did not store an answer still holds the item
+        after it was told of the deletion. Items without `addedAt` (playlists) never return.
+        """
+        if not self.revives:
+            return False
+        added = instant(item.get("addedAt"))
+        return tomb[1] < added <= self.now + CLOCK_TOLERANCE
+
+
+
 def canonical(item: Any) -> str:
     return json.dumps(item, sort_keys=True, separators=(",", ":"))
 
@@ -97,7 +144,7 @@ def first_by_key(items: list[dict], key: str) -> dict[str, dict]:
 
 
 def merge_keyed(server: Keyed, device: dict[str, dict], seen: int, version: int,
-                now: float) -> tuple[Keyed, bool]:
+                now: float, clock: DeviceClock | None = None) -> tuple[Keyed, bool]:
     """Merge a device's items (by key) into the server's; see the module docstring.
 
     Unchanged items keep the server's objects, so callers can tell what changed by identity.
@@ -122,15 +169,16 @@ def merge_keyed(server: Keyed, device: dict[str, dict], seen: int, version: int,
     for key in edited:
         created, modified = meta.get(key, NO_VERSIONS)
         if modified <= seen:  # else the server's copy is newer than anything the device saw
-            items[key] = device[key]
+            items[key] = clock.clamp(device[key]) if clock else device[key]
             meta[key] = [created, version]
             changed = True
     for key in new:
         tomb = tombs.get(key)
-        if tomb is not None and tomb[0] > seen:
-            continue  # deleted after the device last synced: no resurrection
+        if tomb is not None and (clock.revive(device[key], tomb) is False
+                                 if clock is not None and clock.revives else tomb[0] > seen):
+            continue  # deleted after the device last synced (or, without `since`, re-added before)
         tombs.pop(key, None)
-        items[key] = device[key]
+        items[key] = clock.clamp(device[key]) if clock else device[key]
         meta[key] = [version, version]
         changed = True
     if not changed:
@@ -145,12 +193,12 @@ FEW_MOVED = 64  # up to this many new or edited favorites are placed one by one,
 
 
 def merge_favorites(server: Keyed, device_items: list[dict] | None, seen: int, version: int,
-                    now: float) -> tuple[Keyed, bool]:
+                    now: float, clock: DeviceClock | None = None) -> tuple[Keyed, bool]:
     """Favorites keyed by videoId; newest `addedAt` first."""
     if device_items is None or device_items == list(server.items.values()):
         return server, False  # at C speed; nearly free when validation kept the stored items
     merged, changed = merge_keyed(server, first_by_key(device_items, "videoId"),
-                                  seen, version, now)
+                                  seen, version, now, clock)
     if not changed:
         return server, False
     if len(merged.items) > MAX_FAVORITES:
@@ -281,12 +329,13 @@ def merge_song_order(server_order: list[str], device_order: list[str], survivors
 
 
 def merge_playlist_songs(server: Keyed, order_version: int, device_songs: list[dict] | None,
-                         seen: int, version: int, now: float) -> tuple[Keyed, int, bool]:
+                         seen: int, version: int, now: float,
+                         clock: DeviceClock | None = None) -> tuple[Keyed, int, bool]:
     """One playlist's songs: keyed by videoId with tombstones, plus its order."""
     if device_songs is None or device_songs == list(server.items.values()):
         return server, order_version, False  # untouched (most playlists), compared at C speed
     device = first_by_key(device_songs, "videoId")
-    merged, changed = merge_keyed(server, device, seen, version, now)
+    merged, changed = merge_keyed(server, device, seen, version, now, clock)
     device_order = [k for k in device if k in server.items and k in merged.items]
     server_order = [k for k in server.items if k in device and k in merged.items]
     # A device that has seen the playlist's last reorder decides the order, new songs included.
@@ -307,7 +356,8 @@ def playlist_order(header: dict) -> tuple:
 
 
 def merge_playlists(server: Playlists, device_lists: list[dict] | None, seen: int, version: int,
-                    now: float, salt: str) -> tuple[Playlists, dict[str, str], bool]:
+                    now: float, salt: str,
+                    clock: DeviceClock | None = None) -> tuple[Playlists, dict[str, str], bool]:
     """Playlists merged by id (local `pl_` ids mapped to server ids), songs merged inside."""
     if device_lists is None:
         return server, {}, False
@@ -319,7 +369,7 @@ def merge_playlists(server: Playlists, device_lists: list[dict] | None, seen: in
             pid = id_map[playlist["id"]] = server_playlist_id(salt, playlist["id"])
         device.setdefault(pid, playlist)
     headers = {pid: playlist_header(p, pid) for pid, p in device.items()}
-    lists, changed = merge_keyed(server.lists, headers, seen, version, now)
+    lists, changed = merge_keyed(server.lists, headers, seen, version, now, clock)
     songs: dict[str, Keyed] = {}
     orders: dict[str, int] = {}
     for pid in lists.items:
@@ -330,7 +380,7 @@ def merge_playlists(server: Playlists, device_lists: list[dict] | None, seen: in
         own_order = server.order_versions.get(pid, 0)
         merged, own_order, did = merge_playlist_songs(
             existing, own_order, mine.get("songs", []) if mine is not None else None,
-            seen, version, now)
+            seen, version, now, clock)
         songs[pid], changed = merged, changed or did
         if own_order:
             orders[pid] = own_order
@@ -351,22 +401,38 @@ def needs_full_replacement(state: LibraryState, since: int | None) -> bool:
     return since is not None and (since < state.horizon or since > state.version)
 
 
+def seen_without_since(state: LibraryState, remembered: int | None) -> int:
+    """What a device that sends no `since` has seen: the version last answered to it.
+
+    Unknown (never answered, or before forgotten tombstones): it has seen nothing, so it
+    deletes nothing.
+    """
+    if remembered is None or not state.horizon <= remembered <= state.version:
+        return NEVER_SYNCED
+    return remembered
+
+
 def merge_library(state: LibraryState, device: dict, *, salt: str, now: float,
-                  now_iso: str | None = None) -> SyncOutcome:
+                  now_iso: str | None = None, remembered: int | None = None) -> SyncOutcome:
     """Merge one device's sync (a validated SyncRequest dict) into the server's library.
 
     Sections the device leaves out are untouched (absent is not empty). `salt` makes
     playlist ids per user; `now` (server time) dates tombstones for the retention period.
+    `remembered` is the version last answered to this device, for a device without `since`.
     """
     since = device.get("since")
     if needs_full_replacement(state, since):
         return SyncOutcome(state, full_replacement=True)
-    seen = NEVER_SYNCED if since is None else since
+    if since is None:
+        seen, clock = seen_without_since(state, remembered), DeviceClock(now, True)
+    else:
+        seen, clock = since, DeviceClock(now, False)
     version = state.version + 1
     new = replace(state)
     changed: set[str] = set()
 
-    new.favorites, did = merge_favorites(state.favorites, device.get("favorites"), seen, version, now)
+    new.favorites, did = merge_favorites(state.favorites, device.get("favorites"), seen, version,
+                                         now, clock)
     if did:
         changed.add("favorites")
     new.history, added, did = merge_history(state.history, device.get("history"))
@@ -377,7 +443,7 @@ def merge_library(state: LibraryState, device: dict, *, salt: str, now: float,
     if did:
         changed.add("queue")
     new.playlists, id_map, did = merge_playlists(state.playlists, device.get("playlists"), seen,
-                                                 version, now, salt)
+                                                 version, now, salt, clock)
     if did:
         changed.add("playlists")
     new.preferences, new.preference_versions, did = merge_preferences(

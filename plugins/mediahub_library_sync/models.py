@@ -100,3 +100,22 @@ class DeviceSession(Model):
     class Meta:
         table = "library_device_sessions"
         unique_together = (("user", "session_id"),)
+
+
+class LibraryDevice(Model):
+    """What the server last told one device that never says `since`: the version of its answer.
+
+    Keyed by the device's sign-in (a token family or browser session) or its `device_id`,
+    so a seed client's PUT is merged as if it had sent the `since` it was last given.
+    """
+
+    id = fields.IntField(primary_key=True)
+    user = fields.ForeignKeyField("core.User", related_name="library_devices",
+                                  on_delete=fields.CASCADE)
+    device = fields.CharField(max_length=160)
+    seen = fields.BigIntField()  # the library version of the last answer to this device
+    seen_at = fields.FloatField(db_index=True)  # server time of that answer (for the sweep)
+
+    class Meta:
+        table = "library_devices"
+        unique_together = (("user", "device"),)

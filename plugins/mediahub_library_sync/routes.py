@@ -8,7 +8,8 @@ from pydantic import ValidationError
 from quart import Blueprint, Response, render_template, request
 from quart_schema import document_request, document_response, security_scheme
 
-from mediahub import BadRequest, current_user, html_page, limit_request_body, require_user
+from mediahub import (BadRequest, current_sign_in, current_user, html_page, limit_request_body,
+                      require_user)
 from mediahub_library_sync import store
 from mediahub_library_sync.gcpause import collector_paused
 from mediahub_library_sync.merge import LimitExceeded
@@ -65,7 +66,8 @@ async def merge_and_answer(shape: type) -> Response:
     user_id = await signed_in_user_id()
     try:
         with collector_paused():  # see gcpause: the request's objects never reach the collector
-            body, _ = await store.sync(user_id, parse_request(raw, shape), time.time())
+            body, _ = await store.sync(user_id, parse_request(raw, shape), time.time(),
+                                       sign_in=await current_sign_in())
     except InvalidRequest as exc:
         raise BadRequest(str(exc), code="invalid_request") from None
     except LimitExceeded as exc:
@@ -81,8 +83,10 @@ async def merge_and_answer(shape: type) -> Response:
 async def sync_library() -> Response:
     """Merge this device's library into the server's and return the merged library.
 
-    Send `since` (the `version` of the last answer this device stored) so that items it
-    removed are deleted everywhere; sections left out are not touched. Local `pl_...`
+    Send `since` (the `version` of the last answer this device stored); without it the
+    server uses the version it last answered to this device (its `device_id`, else its
+    sign-in), so an item it was told about and leaves out is deleted everywhere. Sections
+    left out are not touched. Local `pl_...`
     playlist ids come back as server ids, with the mapping in `playlist_id_map`. When
     `full_replacement` is true the device must replace its local library with the answer.
     """
@@ -95,7 +99,8 @@ async def sync_library() -> Response:
 @require_user
 async def get_library() -> Response:
     """The signed-in user's library, with its current `version`."""
-    return library_response(await store.get_library(await signed_in_user_id()))
+    return library_response(await store.get_library(await signed_in_user_id(),
+                                                    await current_sign_in(), time.time()))
 
 
 def section_route(path: str, shape: type, summary: str):
@@ -103,8 +108,8 @@ def section_route(path: str, shape: type, summary: str):
         return await merge_and_answer(shape)
 
     put_section.__name__ = "put_" + path.strip("/").split("/")[-1].replace("-", "_")
-    put_section.__doc__ = (f"{summary}\n\nMerged like the same section of a sync (send "
-                           "`since` to delete); answers with the whole library.")
+    put_section.__doc__ = (f"{summary}\n\nThe device's whole list for this section, merged "
+                           "like the same section of a sync; answers with the whole library.")
     view = require_user(put_section)
     view = document_response(Library, 200)(view)
     view = document_request(shape)(view)

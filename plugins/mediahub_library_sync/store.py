@@ -15,8 +15,8 @@ from tortoise.transactions import in_transaction
 
 from mediahub import current_host
 from mediahub_library_sync import merge
-from mediahub_library_sync.models import (DeviceSession, LibraryFavorite, LibraryPlaylist,
-                                          LibraryRecord, LibrarySection)
+from mediahub_library_sync.models import (DeviceSession, LibraryDevice, LibraryFavorite,
+                                          LibraryPlaylist, LibraryRecord, LibrarySection)
 from mediahub_library_sync.rows import (changed_favorites, changed_playlists, favorite_row,
                                         favorites_from, playlist_document, playlist_meta,
                                         playlist_oldest_tombstone, playlists_from)
@@ -304,25 +304,65 @@ def render(snapshot: Snapshot, outcome: merge.SyncOutcome | None = None) -> byte
     return b"".join(parts)
 
 
-async def get_library(user_id: Any) -> bytes:
-    return render(await read(user_id, parse=()))
+# -- what each device without `since` was last told -----------------------------------------
+
+DEVICE_REFRESH = 24 * 3600  # a device row's time is renewed at least daily, for the sweep
 
 
-async def sync(user_id: Any, request: dict, now: float) -> tuple[bytes, merge.SyncOutcome]:
+def device_key(device_id: str | None, sign_in: str | None) -> str | None:
+    """Who a request without `since` is: its `device_id` if it sends one, else its sign-in."""
+    if device_id:
+        return f"device:{device_id}"
+    return sign_in
+
+
+async def remembered_version(user_id: Any, key: str | None, connection=None) -> LibraryDevice | None:
+    if key is None:
+        return None
+    return await rows_of(LibraryDevice, user_id, connection).filter(device=key).first()
+
+
+async def remember_answer(user_id: Any, key: str | None, row: LibraryDevice | None, version: int,
+                          now: float, connection=None) -> None:
+    """Note that the device `key` was just given the library at `version`."""
+    if key is None or (row is not None and row.seen == version
+                       and row.seen_at > now - DEVICE_REFRESH):
+        return
+    await LibraryDevice.bulk_create(
+        [LibraryDevice(user_id=user_id, device=key, seen=version, seen_at=now)],
+        on_conflict=("user_id", "device"), update_fields=("seen", "seen_at"), using_db=connection)
+
+
+async def get_library(user_id: Any, sign_in: str | None = None, now: float = 0.0) -> bytes:
+    snapshot = await read(user_id, parse=())
+    if sign_in is not None:  # a seed client may store this answer and PUT from it later
+        row = await remembered_version(user_id, sign_in)
+        await remember_answer(user_id, sign_in, row, snapshot.state.version, now)
+    return render(snapshot)
+
+
+async def sync(user_id: Any, request: dict, now: float,
+               sign_in: str | None = None) -> tuple[bytes, merge.SyncOutcome]:
     """Merge one device's snapshot (validation.parse_request) into the user's library.
 
-    Returns the response body. Raises validation.InvalidRequest for bad items.
+    A request without `since` is merged with the version last answered to its device
+    (`device_id`, else `sign_in`), which is then updated. Returns the response body.
+    Raises validation.InvalidRequest for bad items.
     """
     if user_id not in parsed_cache():  # a cached library means its record exists
         await ensure_record(user_id)
     parse = tuple(name for name in SECTIONS if request.get(name) is not None)
+    key = device_key(request.get("device_id"), sign_in) if request.get("since") is None else None
     async with in_transaction() as connection:
         snapshot = await read(user_id, parse, connection, lock=True)
         device = check_sections(request, snapshot.state)
+        row = await remembered_version(user_id, key, connection)
         outcome = merge.merge_library(snapshot.state, device, salt=str(user_id), now=now,
-                                      now_iso=iso_now(now))
+                                      now_iso=iso_now(now),
+                                      remembered=row.seen if row is not None else None)
         if outcome.changed:
             await write(snapshot, outcome, user_id, connection)
+        await remember_answer(user_id, key, row, outcome.state.version, now, connection)
     remember(user_id, snapshot, outcome.state, snapshot.parsed | outcome.changed)
     if outcome.changed:
         await announce(user_id, outcome, device.get("device_id"))
@@ -371,6 +411,8 @@ async def sweep(now: float) -> dict[str, int]:
     """Forget tombstones past the retention period; drop device sessions that stopped pinging."""
     cutoff = now - settings().tombstone_retention
     sessions = await DeviceSession.filter(expires_at__lt=now).delete()
+    # A device silent this long may hold deletions the server forgot: it starts afresh.
+    await LibraryDevice.filter(seen_at__lt=cutoff).delete()
     user_ids = set()
     for query in (LibraryFavorite.filter(deleted_at__lt=cutoff),
                   LibraryPlaylist.filter(oldest_tombstone__lt=cutoff)):
