@@ -6,7 +6,7 @@ and may change. docs/plugins.md describes each name; tests/test_public_api.py ho
 built-in plugins and the example plugin to it.
 """
 
-from mediahub.accounts import create_guest
+from mediahub.accounts import create_guest, login_throttle as sign_in_throttle, sign_in
 from mediahub.auth import json_body
 from mediahub.bus import BusUnavailable
 from mediahub.csrf import token_in_body as csrf_token_in_body
@@ -56,6 +56,7 @@ __all__ = [
     "User", "current_user", "current_sign_in", "require_user", "json_body", "start_web_session",
     "create_guest",
     "issue_token_pair", "user_for_access_token", "TokenPair", "csrf_token_in_body",
+    "sign_in", "sign_in_throttle",
     # routes: OpenAPI markers and the strict-string pattern
     "html_page", "media_route", "optional_body", "NO_NUL",
     # storage and the media ledger
