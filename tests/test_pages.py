@@ -36,6 +36,24 @@ async def form_login(client, username: str, password: str = PASSWORD):
 # -- pure helpers -------------------------------------------------------------------------
 
 
+ROOT = Path(__file__).resolve().parent.parent
+UPLOADING_SCRIPTS = ["plugins/mediahub_cloudinary_temp/static/temp_upload.js",
+                     "plugins/mediahub_hls_transcode/static/upload.js",
+                     "plugins/mediahub_listen_party/static/party.js",
+                     "plugins/mediahub_s3_renders/static/renders.js"]
+
+
+def test_one_uploader_module_does_every_pages_upload():
+    scripts = [p for p in ROOT.glob("**/static/*.js")
+               if ".venv" not in p.parts and not p.name.endswith(".min.js")]
+    writers = sorted(str(p.relative_to(ROOT)) for p in scripts if "XMLHttpRequest" in p.read_text())
+    assert writers == ["static/uploader.js"]
+    for script in UPLOADING_SCRIPTS:
+        assert "mediahub.upload(" in (ROOT / script).read_text(), script
+    assert "uploader.js" in (ROOT / "templates" / "base.html").read_text()
+
+
+
 @pytest.mark.parametrize("target,expected", [
     ("/party/abc?x=1", "/party/abc?x=1"),
     ("/", "/"),

@@ -1,4 +1,4 @@
-// The session upload page: XHR (fetch cannot report upload progress), then play and delete.
+// The session upload page: upload with progress (mediahub.upload), then play and delete.
 (function () {
   "use strict";
   var form = document.getElementById("temp-upload-form");
@@ -18,14 +18,6 @@
     errorBox.hidden = false;
   }
 
-  function errorMessage(xhr) {
-    try {
-      return JSON.parse(xhr.responseText).error.message;
-    } catch (e) {
-      return "upload failed (" + xhr.status + ")";
-    }
-  }
-
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     errorBox.hidden = true;
@@ -34,36 +26,22 @@
     data.append("sessionId", form.elements.sessionId.value);
     data.append("songTitle", form.elements.songTitle.value);
     data.append("audio", form.elements.audio.files[0]);
-    var xhr = new XMLHttpRequest();
-    // Multipart bodies carry the CSRF token in the query string (the body is streamed).
-    xhr.open("POST", "/api/temp-upload/upload-temp?csrf_token=" +
-      encodeURIComponent(window.mediahub.csrfToken()));
-    xhr.setRequestHeader("X-CSRF-Token", window.mediahub.csrfToken());
-    progress.hidden = false;
-    progress.value = 0;
-    xhr.upload.onprogress = function (e) {
-      if (e.lengthComputable) {
-        var percent = Math.round((e.loaded / e.total) * 100);
-        progress.value = percent;
+    window.mediahub.upload("/api/temp-upload/upload-temp", data, {
+      progress: progress,
+      onProgress: function (percent) {
         statusText.textContent = "Uploading song for session… " + percent + "%";
       }
-    };
-    xhr.onload = function () {
-      if (xhr.status !== 200) {
-        statusText.textContent = "";
-        showError(errorMessage(xhr));
-        return;
-      }
-      current = JSON.parse(xhr.responseText);
-      progress.value = 100;
+    }).then(function (uploaded) {
+      current = uploaded;
       statusText.textContent = "Uploaded: streaming from the session";
       player.src = current.url;
       publicIdText.textContent = current.publicId;
       expiresText.textContent = new Date(current.expiresAt).toLocaleString();
       result.hidden = false;
-    };
-    xhr.onerror = function () { showError("the upload was interrupted"); };
-    xhr.send(data);
+    }, function (error) {
+      statusText.textContent = "";
+      showError(error.message);
+    });
   });
 
   deleteButton.addEventListener("click", function () {

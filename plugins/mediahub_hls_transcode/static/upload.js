@@ -25,28 +25,13 @@
     return body;
   }
 
-  // Like a browser POST to S3: the policy fields first, then the file; progress from XHR.
+  // Like a browser POST to S3: the policy fields first, then the file (S3 answers XML:
+  // mediahub.upload then reports the HTTP status).
   function postForm(url, fields, file, bar) {
-    return new Promise(function (resolve, reject) {
-      var data = new FormData();
-      Object.keys(fields).forEach(function (name) { data.append(name, fields[name]); });
-      data.append("file", file);
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", url);
-      // Only our own host needs the CSRF header (the session cookie goes there); S3 must not get it.
-      if (url.charAt(0) === "/") xhr.setRequestHeader("X-CSRF-Token", window.mediahub.csrfToken());
-      xhr.upload.onprogress = function (event) {
-        if (bar && event.lengthComputable) bar.value = Math.round(event.loaded / event.total * 100);
-      };
-      xhr.onload = function () {
-        if (xhr.status >= 200 && xhr.status < 300) { if (bar) bar.value = 100; resolve(); return; }
-        var message = "upload refused (HTTP " + xhr.status + ")";
-        try { message = JSON.parse(xhr.responseText).error.message; } catch (e) { /* S3 answers XML */ }
-        reject(new Error(message));
-      };
-      xhr.onerror = function () { reject(new Error("the upload failed (network)")); };
-      xhr.send(data);
-    });
+    var data = new FormData();
+    Object.keys(fields).forEach(function (name) { data.append(name, fields[name]); });
+    data.append("file", file);
+    return window.mediahub.upload(url, data, {progress: bar});
   }
 
   async function poll(trackId) {

@@ -638,22 +638,15 @@
       form.append("filename", file.name);
     }
     form.append("audio", file);
-    var xhr = new XMLHttpRequest(), progress = $("upload-progress");
-    progress.hidden = false; progress.value = 0;
+    var progress = $("upload-progress");
     function done() { progress.value = 100; progress.hidden = true; }  // full, then gone
-    xhr.upload.onprogress = function (e) { if (e.lengthComputable) progress.value = 100 * e.loaded / e.total; };
-    xhr.onload = function () {
+    window.mediahub.upload(temp ? "/api/temp-upload/upload-temp" : "/api/upload-track", form,
+                           { progress: progress }).then(function (body) {
       done();
-      var body = {}; try { body = JSON.parse(xhr.responseText); } catch (e) { /* shown below */ }
-      if (xhr.status !== 200) { showError((body.error && body.error.message) || "upload failed"); return; }
       var source = temp ? "temp-upload" : "upload-track", id = temp ? body.publicId : body.trackId;
       if (mode === "select") selectTrack(source, id); else queueTrack(source, id);
       $("track-file").value = "";
-    };
-    xhr.onerror = function () { done(); showError("upload failed"); };
-    xhr.open("POST", temp ? "/api/temp-upload/upload-temp" : "/api/upload-track");
-    xhr.setRequestHeader("X-CSRF-Token", window.mediahub.csrfToken());
-    xhr.send(form);
+    }, function (error) { done(); showError(error.message); });
   });
 
   // For tests and the curious: the live numbers behind the sync badge.

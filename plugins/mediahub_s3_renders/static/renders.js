@@ -169,28 +169,12 @@
 
   // -- sending --------------------------------------------------------------------------
   function upload(blob, seconds) {
-    var progress = document.getElementById("upload-progress");
-    progress.hidden = false; progress.value = 0;
-    return new Promise(function (resolve, reject) {
-      var form = new FormData();
-      form.append("format", "webm");
-      form.append("duration", seconds.toFixed(2));
-      form.append("file", blob, "recording.webm");
-      var xhr = new XMLHttpRequest();
-      xhr.open("POST", "/api/v1/upload/audio");
-      xhr.setRequestHeader("X-CSRF-Token", mediahub.csrfToken());
-      xhr.responseType = "json";
-      xhr.upload.addEventListener("progress", function (e) {
-        if (e.lengthComputable) progress.value = Math.round(e.loaded / e.total * 100);
-      });
-      xhr.addEventListener("load", function () {
-        progress.value = 100;
-        if (xhr.status === 200) resolve(xhr.response);
-        else reject(new Error((xhr.response && xhr.response.error && xhr.response.error.message) || "HTTP " + xhr.status));
-      });
-      xhr.addEventListener("error", function () { reject(new Error("network error")); });
-      xhr.send(form);
-    });
+    var form = new FormData();
+    form.append("format", "webm");
+    form.append("duration", seconds.toFixed(2));
+    form.append("file", blob, "recording.webm");
+    return mediahub.upload("/api/v1/upload/audio", form,
+                           {progress: document.getElementById("upload-progress")});
   }
 
   document.getElementById("composer").addEventListener("submit", async function (event) {
