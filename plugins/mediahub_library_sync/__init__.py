@@ -20,6 +20,20 @@ class LibrarySyncSettings(BaseModel):
 
 
 @hookimpl
+def register_hookspecs():
+    from mediahub_library_sync import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
+def library_service():
+    from mediahub_library_sync.service import service
+
+    return service
+
+
+@hookimpl
 def register_config_sections():
     return {"library_sync": LibrarySyncSettings}
 

@@ -274,6 +274,32 @@ def merge_value(server: Versioned, device: Any, seen: int, version: int) -> tupl
     return server, False
 
 
+def merge_queue(state: LibraryState, device: dict, seen: int, version: int,
+                now_iso: str | None) -> tuple[Versioned, dict, bool]:
+    """The queue and where playback is in it, one value: the last device to change either wins.
+
+    A device that sends a changed queue without `queue_state` starts it at 0, 0 (the seed's
+    client knows no position); one that sends only `queue_state` moves within the queue.
+    """
+    items, position = device.get("queue"), device.get("queue_state")
+    if items is None and position is None:
+        return state.queue, state.queue_state, False
+    if items is None:
+        items = state.queue.value
+    ours = {"current": state.queue_state["current"],
+            "positionSec": float(state.queue_state["positionSec"])}
+    if position is None:
+        position = ours if items == state.queue.value else {}
+    current = min(position.get("current", 0), max(len(items) - 1, 0))
+    theirs = {"current": current, "positionSec": float(position.get("positionSec", 0.0))}
+    merged, did = merge_value(state.queue, (items, theirs), seen, version) \
+        if (items, theirs) != (state.queue.value, ours) else (state.queue, False)
+    if not did:
+        return state.queue, state.queue_state, False
+    return (Versioned(items, version),
+            {**theirs, "updatedAt": now_iso, "device": device.get("device_id")}, True)
+
+
 def clean_searches(searches: Iterable[str], limit: int = RECENT_SEARCHES_LIMIT) -> list[str]:
     """Trimmed, deduplicated ignoring case (first, i.e. newest, kept), at most `limit`."""
     seen: set[str] = set()
@@ -439,7 +465,7 @@ def merge_library(state: LibraryState, device: dict, *, salt: str, now: float,
     if did:
         new.songs_played = state.songs_played + added
         changed.add("history")
-    new.queue, did = merge_value(state.queue, device.get("queue"), seen, version)
+    new.queue, new.queue_state, did = merge_queue(state, device, seen, version, now_iso)
     if did:
         changed.add("queue")
     new.playlists, id_map, did = merge_playlists(state.playlists, device.get("playlists"), seen,

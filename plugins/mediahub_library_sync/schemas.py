@@ -92,6 +92,22 @@ class QueueItem(TypedDict):
 
 
 @with_config(STRICT)
+class QueueStateIn(TypedDict):
+    """Where playback is in the queue: the index of the current item and the seconds into it."""
+
+    current: NotRequired[Annotated[int, Field(ge=0, le=MAX_QUEUE)]]
+    positionSec: NotRequired[Annotated[float, Field(ge=0, le=10**7)]]
+
+
+@with_config(STRICT)
+class QueueState(TypedDict):
+    current: int
+    positionSec: float
+    updatedAt: str | None
+    device: str | None
+
+
+@with_config(STRICT)
 class PlaylistSong(TypedDict):
     videoId: VideoId
     title: NotRequired[Text | None]
@@ -135,6 +151,8 @@ SearchList = Annotated[list[Search], at_most(MAX_SEARCHES_IN),
                        Field(description=f"at most {MAX_SEARCHES_IN}; the newest "
                                          f"{RECENT_SEARCHES_LIMIT} are kept")]
 
+QUEUE_STATE_DOC = ("the index of the playing item in `queue` and the seconds into it; sent "
+                   "with `queue` (left out, a changed queue starts at 0, 0)")
 SINCE_DOC = ("the `version` this device last received from the server; leave it out on a "
              "device's first sync (then nothing it lacks counts as deleted)")
 
@@ -146,6 +164,7 @@ class SyncRequest(TypedDict):
     favorites: NotRequired[FavoriteList]
     history: NotRequired[HistoryList]
     queue: NotRequired[QueueList]
+    queue_state: NotRequired[Annotated[QueueStateIn, Field(description=QUEUE_STATE_DOC)]]
     playlists: NotRequired[PlaylistList]
     preferences: NotRequired[Preferences]
     recent_searches: NotRequired[SearchList]
@@ -168,6 +187,7 @@ class HistoryPut(TypedDict):
 @with_config(STRICT)
 class QueuePut(TypedDict):
     queue: QueueList
+    queue_state: NotRequired[Annotated[QueueStateIn, Field(description=QUEUE_STATE_DOC)]]
     since: NotRequired[Version | None]
     device_id: NotRequired[DeviceId | None]
 
@@ -204,6 +224,7 @@ class Library(TypedDict):
     history: list[HistoryEntry]
     total_songs_played: int
     queue: list[QueueItem]
+    queue_state: QueueState
     playlists: list[Playlist]
     preferences: Preferences
     recent_searches: list[str]

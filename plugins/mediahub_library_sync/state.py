@@ -16,6 +16,7 @@ SECTIONS = ("favorites", "history", "queue", "playlists", "preferences", "recent
 # clients get (so GET can answer without parsing it), and `meta`, the versions behind them.
 # Favorites and playlists are stored a row per item (rows.py).
 SMALL_SECTIONS = ("history", "queue", "preferences", "recent_searches")
+QUEUE_START = {"current": 0, "positionSec": 0.0, "updatedAt": None, "device": None}
 
 
 @dataclass
@@ -57,6 +58,9 @@ class LibraryState:
     history: list[dict] = field(default_factory=list)
     songs_played: int = 0
     queue: Versioned = field(default_factory=lambda: Versioned([]))
+    # Where playback is in the queue (set with it, under its version): current, positionSec,
+    # and when and by which device it was last saved.
+    queue_state: dict[str, Any] = field(default_factory=lambda: dict(QUEUE_START))
     playlists: Playlists = field(default_factory=Playlists)
     preferences: dict[str, Any] = field(default_factory=dict)
     preference_versions: dict[str, int] = field(default_factory=dict)
@@ -97,7 +101,7 @@ def section_meta(state: LibraryState, name: str) -> dict:
     if name == "history":
         return {"songs_played": state.songs_played}
     if name == "queue":
-        return {"v": state.queue.version}
+        return {"v": state.queue.version, "state": state.queue_state}
     if name == "preferences":
         return {"v": state.preference_versions}
     if name == "recent_searches":
@@ -112,6 +116,7 @@ def load_section(state: LibraryState, name: str, items: Any, meta: dict) -> None
         state.songs_played = int(meta.get("songs_played", len(items)))
     elif name == "queue":
         state.queue = Versioned(items, int(meta.get("v", 0)))
+        state.queue_state = {**QUEUE_START, **meta.get("state", {})}
     elif name == "preferences":
         state.preferences = items
         state.preference_versions = meta.get("v", {})

@@ -32,6 +32,8 @@ DELETE_BATCH = 500  # ids per DELETE ... IN (...), well under SQLite's parameter
 # Parsed libraries of the users who synced last, reused while their version is unchanged:
 # reading and parsing a large library again on every sync costs more than merging it.
 PARSED_CACHE_SIZE = 8
+# Read into state for every answer: the queue's position goes in the answer's head.
+ALWAYS_PARSED = ("queue",)
 FAVORITE_VERSIONS = ("video_id", "created", "changed", "deleted", "deleted_at")
 FAVORITE_COLUMNS = ("added_at", "document", "created", "changed", "deleted", "deleted_at")
 PLAYLIST_COLUMNS = ("created", "document", "meta", "oldest_tombstone")
@@ -290,6 +292,7 @@ def render(snapshot: Snapshot, outcome: merge.SyncOutcome | None = None) -> byte
         "playlist_id_map": outcome.playlist_id_map if outcome else {},
         "total_songs_played": state.songs_played,
         "updated_at": state.updated_at,
+        "queue_state": state.queue_state,
     }
     parts = [to_json(head)[:-1]]
     for name in SECTIONS:
@@ -334,7 +337,7 @@ async def remember_answer(user_id: Any, key: str | None, row: LibraryDevice | No
 
 
 async def get_library(user_id: Any, sign_in: str | None = None, now: float = 0.0) -> bytes:
-    snapshot = await read(user_id, parse=())
+    snapshot = await read(user_id, parse=ALWAYS_PARSED)
     if sign_in is not None:  # a seed client may store this answer and PUT from it later
         row = await remembered_version(user_id, sign_in)
         await remember_answer(user_id, sign_in, row, snapshot.state.version, now)
@@ -351,7 +354,8 @@ async def sync(user_id: Any, request: dict, now: float,
     """
     if user_id not in parsed_cache():  # a cached library means its record exists
         await ensure_record(user_id)
-    parse = tuple(name for name in SECTIONS if request.get(name) is not None)
+    parse = tuple(name for name in SECTIONS
+                  if request.get(name) is not None or name in ALWAYS_PARSED)
     key = device_key(request.get("device_id"), sign_in) if request.get("since") is None else None
     async with in_transaction() as connection:
         snapshot = await read(user_id, parse, connection, lock=True)

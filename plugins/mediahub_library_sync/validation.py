@@ -24,14 +24,14 @@ from pydantic_core import from_json
 from mediahub_library_sync.schemas import (MAX_FAVORITES, MAX_PLAYLIST_SONGS, MAX_PLAYLISTS,
                                            DeviceId, Favorite, FavoriteList, HistoryList,
                                            Playlist, PlaylistList, PlaylistSong, Preferences,
-                                           QueueList, SearchList, Version, adapter, error_lines,
+                                           QueueList, QueueStateIn, SearchList, Version, adapter, error_lines,
                                            item_path, summarize)
 from mediahub_library_sync.state import LibraryState
 
 # The whole-section shapes: what a section must look like, and how small ones are checked.
 SECTION_SHAPES = {"favorites": FavoriteList, "history": HistoryList, "queue": QueueList,
                   "playlists": PlaylistList, "preferences": Preferences,
-                  "recent_searches": SearchList}
+                  "recent_searches": SearchList, "queue_state": QueueStateIn}
 # Sections large enough to check against the stored items, and their caps.
 KEYED_SECTIONS = {"favorites": MAX_FAVORITES, "playlists": MAX_PLAYLISTS}
 FIELD_SHAPES = {"since": Optional[Version], "device_id": Optional[DeviceId]}
