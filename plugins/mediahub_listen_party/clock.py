@@ -1,6 +1,8 @@
 """Clock math: NTP-style offset estimation and the drift-correction policy, as pure functions.
 
-The browser (static/party.js) runs the same rules; tests here pin the numbers down.
+The browser (static/party.js) runs the same rules with the numbers defined here: the party page
+carries `browser_policy()` in a data attribute (one source), and a browser test checks that the
+JS `correction`, `learnRateJump` and `quality` answer as the functions here do.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ JUMP_LEARNING = 0.5   # weight of the newest observation in the learned jump
 MAX_JUMP_MS = 60      # a larger "jump" is something else (a stall), not learned
 GOOD_MS = 20
 MEDIUM_MS = 80
+
+
+def browser_policy() -> dict[str, float]:
+    """The numbers party.js needs, in its own (camelCase) names: rendered into the party page."""
+    return {"keepFastest": KEEP_FASTEST, "deadbandMs": DEADBAND_MS, "seekMs": SEEK_MS,
+            "rateHorizonS": RATE_HORIZON_S, "maxRateDelta": MAX_RATE_DELTA,
+            "minRateDelta": MIN_RATE_DELTA, "rateJumpPriorMs": RATE_JUMP_PRIOR_MS,
+            "jumpLearning": JUMP_LEARNING, "maxJumpMs": MAX_JUMP_MS, "goodMs": GOOD_MS,
+            "mediumMs": MEDIUM_MS}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import time
 from urllib.parse import unquote
@@ -16,7 +17,7 @@ from mediahub import (NO_NUL, BadRequest, Forbidden, NotFound, TooManyRequests, 
                       current_host, current_user, html_page, ingest_multipart, issue_token_pair,
                       json_body, media_response, media_route, optional_body, require_user,
                       start_web_session)
-from mediahub_listen_party import party as parties, sources
+from mediahub_listen_party import clock, party as parties, sources
 from mediahub_listen_party.models import PartyMember, PartyTrack
 from mediahub_listen_party.protocol import REACTIONS, state_message
 
@@ -341,4 +342,4 @@ async def party_page(code: str):
     return await render_template("party/party.html", party=party, is_host=is_host,
                                  lead_ms=parties.settings().start_lead_ms,
                                  sources=await sources.offered(user), join_url=join_url(party.code),
-                                 reactions=REACTIONS)
+                                 reactions=REACTIONS, drift_policy=json.dumps(clock.browser_policy()))

@@ -1,16 +1,14 @@
 // Listening party client: server clock estimate, scheduled starts, drift correction, host controls.
-// The numbers mirror mediahub_listen_party/clock.py (unit-tested there); docs/party-protocol.md
-// explains them.
+// The drift policy's numbers come from mediahub_listen_party/clock.py (the page's data-policy,
+// one source); docs/party-protocol.md explains them.
 (function () {
   "use strict";
 
-  var POLICY = { deadbandMs: 8, seekMs: 250, rateHorizonS: 1.0, maxRateDelta: 0.05,
-                 minRateDelta: 0.002, rateJumpPriorMs: -20, jumpLearning: 0.5, maxJumpMs: 60,
-                 goodMs: 20, mediumMs: 80 };
-  var BURST = 10, BURST_GAP_MS = 60, REFRESH_MS = 15000, KEEP_FASTEST = 3, MAX_SAMPLES = 30;
+  var root = document.getElementById("party");
+  var POLICY = JSON.parse(root.dataset.policy);
+  var BURST = 10, BURST_GAP_MS = 60, REFRESH_MS = 15000, KEEP_FASTEST = POLICY.keepFastest, MAX_SAMPLES = 30;
   var CORRECT_EVERY_MS = 100, REPORT_EVERY_MS = 2000, SETTLE_MS = 300;
 
-  var root = document.getElementById("party");
   var code = root.dataset.code;
   var $ = function (id) { return document.getElementById(id); };
   // Two players: the one playing, and a spare that loads the next queued track ahead of
@@ -655,6 +653,7 @@
                    get lastDrift() { return lastDrift; }, get me() { return me; },
                    get rateJump() { return rateJump; }, get role() { return role(); },
                    get listeners() { return listeners; }, get reactions() { return reactionLog; },
-                   send: send, get blocked() { return blocked; } };
+                   send: send, get blocked() { return blocked; },
+                   policy: POLICY, correction: correction, learnRateJump: learnRateJump, quality: quality };
   connect();
 })();

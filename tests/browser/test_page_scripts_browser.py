@@ -1,13 +1,18 @@
-"""The one uploader (static/uploader.js) in real Chromium, on the session upload page: progress,
-the server's JSON error shown, the uploaded file played and deleted."""
+"""Page scripts written once, in real Chromium: the one uploader (static/uploader.js) on the
+session upload page, and party.js's drift policy against clock.py (its numbers and functions)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import urllib.request
+from dataclasses import asdict
 
 import pytest
 
 from mediahub.media import ffmpeg_path
+from mediahub_listen_party import clock
+from tests.browser.conftest import sign_in_and_start_party
 
 pytestmark = pytest.mark.browser
 
@@ -58,3 +63,38 @@ def test_session_upload_page_shows_progress_errors_and_the_upload(page, live_ser
     page.locator("#temp-upload-result").wait_for(state="hidden")
     assert page.locator("#temp-upload-status").inner_text() == "Deleted"
     assert page.evaluate(f"fetch({body['url']!r}).then(r => r.status)") == 404
+
+
+def test_party_page_runs_the_drift_policy_of_clock_py(page, live_server):
+    request = urllib.request.Request(live_server + "/api/auth/register", method="POST",
+                                     data=json.dumps({"username": "policy-host",
+                                                      "password": "correct horse battery"}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=10).close()
+    sign_in_and_start_party(page, live_server, "policy-host", "correct horse battery")
+    page.wait_for_function("() => window.party && window.party.policy")
+    # The numbers reach the page from clock.py, not from a copy in party.js.
+    assert page.evaluate("() => window.party.policy") == clock.browser_policy()
+
+    drifts = [0, 3, -7.9, 8, -8, 12.5, -30, 60, -119, 200, 249.9, -250, 250, 1000, -5000]
+    jumps = [clock.RATE_JUMP_PRIOR_MS, 0.0, -45.0, 15.0]
+    cases = [(drift, jump) for drift in drifts for jump in jumps]
+    answers = page.evaluate("""(cases) => cases.map(([drift, jump]) => {
+        const fix = window.party.correction(drift, jump);
+        return [fix.action, fix.rate, fix.durationMs]; })""", cases)
+    for (drift, jump), (action, rate, duration) in zip(cases, answers, strict=True):
+        expected = asdict(clock.correction(drift, jump))
+        assert (action, rate, duration) == pytest.approx(
+            (expected["action"], expected["rate"], expected["duration_ms"])), (drift, jump)
+    assert {answer[0] for answer in answers} == {"none", "rate", "seek"}
+
+    learning = [(None, 0.0, -30.0, 10.0), (-20.0, 5.0, -10.0, 4.0), (-20.0, 0.0, 90.0, 0.0),
+                (None, 10.0, 100.0, 0.0), (12.0, -3.0, -1.0, -6.0)]
+    learned = page.evaluate("""(cases) => cases.map(([learned, before, after, planned]) =>
+        window.party.learnRateJump(learned, before, after, planned))""", learning)
+    assert learned == pytest.approx([clock.learn_rate_jump(*case) for case in learning])
+
+    qualities = [(0, 0), (15, 10), (20, 1), (50, 40), (70, 30), (79, 2), (100, 0), (-85, 0)]
+    shown = page.evaluate("""(cases) => cases.map(([drift, rtt]) =>
+        window.party.quality(drift, rtt))""", qualities)
+    assert shown == [clock.sync_quality(*case) for case in qualities]
