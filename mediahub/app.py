@@ -107,12 +107,14 @@ async def start_services(app: Quart, *, run_jobs: bool | None = None) -> None:
     from mediahub.jobs import JobQueue
     from mediahub.scheduler import Scheduler
     from mediahub.ledger import Ledger
+    from mediahub.security_headers import page_policy, storage_origins
 
     host: Host = app.extensions["mediahub"]
     settings = host.settings
     Path(settings.server.data_dir).mkdir(parents=True, exist_ok=True)
     await db.init_db(database_config(settings, host.plugins))
     await host.storage.start()
+    host.page_policy = page_policy(await storage_origins(host))
     host.ledger = Ledger(host)
     host.bus = create_bus(settings)
     await host.bus.start()

@@ -31,6 +31,7 @@ class Host:
         self.jobs: JobQueue | None = None
         self.scheduler: Scheduler | None = None
         self.secret_key = load_secret_key(settings)
+        self.page_policy: str | None = None  # the pages' CSP, with the storage hosts (at start)
 
     def plugin_config(self, section: str) -> Any:
         return self.plugins.plugin_config(section)

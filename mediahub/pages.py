@@ -16,6 +16,7 @@ from mediahub.errors import MediahubError, NotFound
 from mediahub.errors_http import render_error_page
 from mediahub.host import current_host
 from mediahub.openapi import html_page
+from mediahub.security_headers import RESOURCE_POLICY, page_policy
 
 log = logging.getLogger("mediahub.pages")
 
@@ -93,13 +94,23 @@ async def refuse_impossible_static_paths() -> None:
 
 @blueprint.after_app_request
 async def page_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # Pages hold per-visitor CSRF tokens and must not be framed by another site.
     if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        policy = getattr(current_host(), "page_policy", None) or page_policy()
+        response.headers.setdefault("Content-Security-Policy", policy)
+    elif not is_static_file():
+        # JSON, playlists, QR codes: opened on their own, they run and load nothing.
+        response.headers.setdefault("Content-Security-Policy", RESOURCE_POLICY)
     return response
+
+
+def is_static_file() -> bool:
+    endpoint = request.endpoint or ""
+    return endpoint == "static" or endpoint.endswith(".static")
 
 
 async def render_form(template: str, status: int = 200, **context: Any) -> Response:

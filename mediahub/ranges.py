@@ -18,6 +18,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import Mapping
 
 from mediahub.datatypes import ByteRange, ObjectStat
+from mediahub.security_headers import media_headers
 
 MAX_RANGES = 64  # more ranges than this in one header is abuse, not playback
 # A byte position with more digits than this is past the end of any object. Python's int()
@@ -177,7 +178,8 @@ def plan_response(method: str, request_headers: Mapping[str, str], stat: ObjectS
         if since is not None and last_modified <= since:
             return ResponsePlan(304, validators)
 
-    headers = validators + [("Content-Type", stat.content_type)]
+    # nosniff, a sandboxing policy, and never a type a browser renders (user bytes).
+    headers = validators + media_headers(stat.content_type)
     byte_range = None
     if method == "GET" and if_range_allows(get("if-range"), etag, last_modified):
         try:

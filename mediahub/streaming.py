@@ -175,7 +175,7 @@ async def send_json_error(send, status: int, code: str, message: str,
     body = error_body(code, message)
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"accept-ranges", b"bytes"), *_encode(headers)]})
+        (b"accept-ranges", b"bytes"), (b"x-content-type-options", b"nosniff"), *_encode(headers)]})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -84,6 +84,39 @@ def live_server(tmp_path_factory):
             process.wait()
 
 
+# Issue 13.4: every page runs under the server's Content-Security-Policy, and every browser
+# test doubles as its check: each violation a page reports (a blocked inline script or
+# style, a worker, a host the policy leaves out) is collected, and a test with any fails.
+CSP_VIOLATIONS: list[str] = []
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (event) => {
+  console.error(`CSP violation: ${event.effectiveDirective} blocked ${event.blockedURI || 'inline'}`
+                + ` at ${event.sourceFile || location.href}:${event.lineNumber}`);
+});
+"""
+
+
+def watch_csp(chromium) -> None:
+    """Every context this browser makes reports its pages' CSP violations to CSP_VIOLATIONS."""
+    make_context = chromium.new_context
+
+    def new_context(*args, **kwargs):
+        context = make_context(*args, **kwargs)
+        context.add_init_script(CSP_LISTENER)
+        context.on("console", lambda message: CSP_VIOLATIONS.append(message.text)
+                   if message.text.startswith("CSP violation") else None)
+        return context
+
+    chromium.new_context = new_context
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    CSP_VIOLATIONS.clear()
+    yield
+    assert CSP_VIOLATIONS == [], "pages broke their Content-Security-Policy"
+
+
 @contextlib.contextmanager
 def launch_chromium(extra_args: list[str] = ()):
     """Debian's chromium driven by Playwright (never a downloaded browser); skips if absent."""
@@ -94,6 +127,7 @@ def launch_chromium(extra_args: list[str] = ()):
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                               args=CHROMIUM_ARGS + list(extra_args))
+        watch_csp(chromium)
         try:
             yield chromium
         finally:

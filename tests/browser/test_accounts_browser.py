@@ -77,3 +77,31 @@ def test_no_horizontal_scroll_on_a_phone_when_signed_in(phone_page, live_server)
     phone_page.wait_for_url(live_server + "/")
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 375
     phone_page.screenshot(path="/tmp/home-signed-in.png", full_page=True)
+
+
+def test_pages_enforce_their_content_security_policy(page, live_server):
+    # What an injection would try: an inline script, an inline handler, an inline style and a
+    # script from another host. The policy refuses each, and the watcher every browser test
+    # relies on (tests/browser/conftest.py) hears of each refusal.
+    from tests.browser.conftest import CSP_VIOLATIONS
+
+    response = page.goto(live_server + "/login")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.evaluate("""() => {
+        const script = document.createElement('script');
+        script.textContent = 'window.pwned = 1';
+        document.body.append(script);
+        document.body.insertAdjacentHTML('beforeend',
+            '<img src="data:," onload="window.pwned = 2"><b style="color: red">x</b>');
+        const remote = document.createElement('script');
+        remote.src = 'http://evil.invalid/x.js';
+        document.body.append(remote);
+    }""")
+    for _ in range(100):  # the reports arrive as console messages: poll, bounded
+        if len(CSP_VIOLATIONS) >= 4:
+            break
+        page.wait_for_timeout(20)
+    assert page.evaluate("window.pwned") is None
+    directives = sorted(text.split()[2] for text in CSP_VIOLATIONS)
+    assert directives == ["script-src-attr", "script-src-elem", "script-src-elem", "style-src-attr"], CSP_VIOLATIONS
+    CSP_VIOLATIONS.clear()

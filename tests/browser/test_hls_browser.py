@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import launch_chromium
 from tests.hls_helpers import make_tone
 
 pytestmark = pytest.mark.browser
@@ -18,17 +18,8 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture(scope="module")
 def autoplay_browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + ["--autoplay-policy=no-user-gesture-required"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch_chromium(["--autoplay-policy=no-user-gesture-required"]) as chromium:
+        yield chromium
 
 
 def register(url: str, username: str) -> None:
@@ -65,7 +56,7 @@ def test_upload_process_and_play_a_track(autoplay_browser, live_server, tmp_path
         expect(row).to_contain_text("ready")
         row.get_by_role("button", name="Play").click()
         expect(page.locator("#now-playing")).to_have_text("Playing Browser Tone — Chromium")
-        page.wait_for_function("document.getElementById('player').currentTime > 1.5", timeout=30_000)
+        page.wait_for_function("() => document.getElementById('player').currentTime > 1.5", timeout=30_000)
         assert page.evaluate("document.getElementById('player').error") is None
     finally:
         context.close()
