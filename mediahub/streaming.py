@@ -252,11 +252,16 @@ async def wait_for_disconnect(receive) -> None:
 # --------------------------------------------------------------------------------------
 
 
-async def media_response(media: MediaObject, user: User | None = None) -> Response:
+async def media_response(media: MediaObject, user: User | None = None, *,
+                         backend: Any = None) -> Response:
     """Serve a ledger object from a Quart route with the same Range/conditional rules.
 
     Raises NotFound if the object is missing. Calls the `stream_started` hook when bytes
     are about to be sent. The response is never cut by RESPONSE_TIMEOUT.
+
+    `backend` (anything with the Storage methods `stat` and `open_range`) serves
+    `media.key` from outside the configured storage, e.g. a plugin's read-only folder
+    (music-library's collection); `media` is then an unsaved row describing the file.
     """
     from mediahub.errors_http import error_response
     from mediahub.host import current_host
@@ -264,10 +269,11 @@ async def media_response(media: MediaObject, user: User | None = None) -> Respon
     host = current_host()
     if media is None or media.state != "stored":
         raise NotFound("no such media")
-    try:
-        backend = host.storage.get(media.backend)
-    except KeyError:
-        raise NotFound("no such media") from None
+    if backend is None:
+        try:
+            backend = host.storage.get(media.backend)
+        except KeyError:
+            raise NotFound("no such media") from None
     try:
         stat = await backend.stat(media.key)
     except InvalidKey:

@@ -15,6 +15,7 @@ from quart import Blueprint
 from mediahub import hookimpl
 from mediahub.app import create_app
 from mediahub.host import current_host
+from mediahub.models import MediaObject
 from mediahub.storage import ObjectStat
 from mediahub.streaming import (ByteRange, Unsatisfiable, http_date, media_response,
                                 parse_range, play_url, plan_response)
@@ -385,6 +386,39 @@ async def test_media_response_from_a_plugin_route(mediahub_app_factory):
 
     assert plugin.started == [(str(media.id), None),
                               (str(media.id), ByteRange(len(PAYLOAD) - 10, len(PAYLOAD) - 1))]
+
+
+class BytesBackend:
+    """Not a configured storage backend: what a plugin's own files look like to media_response."""
+
+    async def stat(self, key):
+        return ObjectStat(key, len(PAYLOAD), "v1", 1_700_000_000.0) if key == "song" else None
+
+    async def open_range(self, key, start, end):
+        yield PAYLOAD[start:end + 1]
+
+
+async def test_media_response_serves_a_plugins_own_backend_with_the_same_rules(mediahub_app_factory):
+    class OwnFiles:
+        @hookimpl
+        def register_routes(self, app):
+            routes = Blueprint("own_files", __name__)
+
+            @routes.get("/test/own/<key>")
+            async def own(key):
+                described = MediaObject(backend="own", key=key, state="stored", content_type="audio/ogg")
+                return await media_response(described, backend=BytesBackend())
+
+            return [routes]
+
+    app = await mediahub_app_factory(plugins=[("own", OwnFiles())])
+    client = app.test_client()
+    part = await client.get("/test/own/song", headers={"Range": "bytes=2-5"})
+    assert part.status_code == 206 and await part.get_data() == PAYLOAD[2:6]
+    assert part.headers["Content-Type"] == "audio/ogg" and part.headers["ETag"] == '"v1"'
+    assert (await client.get("/test/own/song", headers={"If-None-Match": '"v1"'})).status_code == 304
+    assert (await client.get("/test/own/song", headers={"Range": f"bytes={len(PAYLOAD)}-"})).status_code == 416
+    assert (await client.get("/test/own/other")).status_code == 404
 
 
 async def test_play_url_is_a_signed_link_unless_a_plugin_offers_one(mediahub_app_factory):

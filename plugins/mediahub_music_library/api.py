@@ -37,6 +37,18 @@ def text_arg(name: str, limit: int = MAX_QUERY) -> str | None:
     return value
 
 
+def seconds_arg(name: str, high: float = 86400.0) -> float:
+    """A non-negative number of seconds such as `12` or `12.5`; 0 when absent."""
+    raw = request.args.get(name)
+    if not raw:
+        return 0.0
+    whole, _, fraction = raw.partition(".")
+    if not (whole.isascii() and whole.isdigit() and (fraction == "" or fraction.isdigit())
+            and len(raw) <= 12) or float(raw) > high:
+        raise BadRequest(f"{name}: seconds between 0 and {high:g}", code="invalid_request")
+    return float(raw)
+
+
 def year_args() -> dict:
     return {"from_year": int_arg("fromYear", None, 0, 9999), "to_year": int_arg("toYear", None, 0, 9999)}
 
@@ -155,3 +167,21 @@ async def search():
         album_count=int_arg("albumCount", 20), album_offset=int_arg("albumOffset", 0, high=big),
         song_count=int_arg("songCount", 20), song_offset=int_arg("songOffset", 0, high=big))
     return as_json(found)
+
+
+@blueprint.route("/api/music/tracks/<track_id>/stream", methods=["GET", "HEAD"])
+@require_user
+async def stream(track_id: str):
+    """The original (Range, conditional) or, with `format`/`maxBitRate`/`timeOffset`, a transcode."""
+    format = text_arg("format", limit=8) or None
+    max_bitrate = int_arg("maxBitRate", None, 0, 100000)
+    offset = seconds_arg("timeOffset")
+    return await catalog.stream_response(await current_user(), checked_id(track_id, "tr"),
+                                         format=format, max_bitrate=max_bitrate or None,
+                                         time_offset=offset)
+
+
+@blueprint.route("/api/music/covers/<cover_id>", methods=["GET", "HEAD"])
+@require_user
+async def cover(cover_id: str):
+    return await catalog.cover_response(cover_id, size=int_arg("size", None, 1, 4000))

@@ -91,19 +91,23 @@ def display(rel_path: str) -> str:
 
 async def scan_folders(config, progress=None) -> ScanCounts:
     """Scan every configured folder once; `progress(counts)` is called as files are seen."""
+    from mediahub_music_library.covers import CoverFinder, cover_root
+
     counts = ScanCounts()
+    covers = CoverFinder(cover_root())
     for folder_settings in config.folders:
         folder, _ = await MusicFolder.get_or_create(path=folder_settings.path.rstrip("/") or "/",
                                                     defaults={"name": folder_settings.name})
-        await FolderScan(folder, config, counts, progress).run()
+        await FolderScan(folder, config, counts, progress, covers).run()
     return counts
 
 
 class FolderScan:
     """One pass over one folder."""
 
-    def __init__(self, folder: MusicFolder, config, counts: ScanCounts, progress):
+    def __init__(self, folder: MusicFolder, config, counts: ScanCounts, progress, covers):
         self.folder, self.config, self.counts, self.progress = folder, config, counts, progress
+        self.covers = covers
         self.moved: set[str] = set()  # ids of known tracks found under a new path
         self.rows: dict = {}  # artists and albums met in this pass, by key
 
@@ -174,8 +178,11 @@ class FolderScan:
         else:
             self.counts.changed += 1
         values = await row_values(tags, rel, self.rows)
+        cover_id = await self.covers.cover_for(self.folder.id, self.folder.path, full, rel,
+                                               tags.picture)
         values.update(folder_id=self.folder.id, rel_path=display(rel), path_key=key, present=True,
-                      size=stat.st_size, mtime=stat.st_mtime, fingerprint=print_)
+                      size=stat.st_size, mtime=stat.st_mtime, fingerprint=print_, cover_id=cover_id)
+        await give_cover(values, cover_id, self.rows)
         if track is None:
             track = await MusicTrack.create(id=new_id("tr"), **values)
         else:
@@ -218,6 +225,7 @@ async def row_values(tags, rel: str, cache: dict) -> dict:
             artist_name=album_artist.name, year=tags.year, genres=tags.genres,
             compilation=compilation, mbid=tags.album_mbid)
     cache[("al", album_key)] = album
+    cache[("al-id", album.id)] = album
     return dict(
         title=title[:500], sort_title=sort_name(title)[:500],
         search_text=fold(f"{title} {' '.join(artist_names)} {album_name}"),
@@ -228,6 +236,18 @@ async def row_values(tags, rel: str, cache: dict) -> dict:
         channels=tags.channels, bit_depth=tags.bit_depth, codec=tags.codec, suffix=tags.suffix,
         content_type=tags.content_type, replay_gain=tags.replay_gain, mbid=tags.mbid,
         compilation=compilation, lyrics=tags.lyrics)
+
+
+async def give_cover(values: dict, cover_id: str | None, cache: dict) -> None:
+    """The first cover met becomes its album's and its album artist's, until they have one."""
+    if cover_id is None:
+        return
+    album = cache.get(("al-id", values["album_id"]))
+    if album is None or album.cover_id:
+        return
+    album.cover_id = cover_id
+    await MusicAlbum.filter(id=album.id, cover_id=None).update(cover_id=cover_id)
+    await MusicArtist.filter(id=album.artist_id, cover_id=None).update(cover_id=cover_id)
 
 
 async def link_artists_and_genres(track_id: str, artists: list, genres: list[str]) -> None:

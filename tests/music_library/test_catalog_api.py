@@ -3,33 +3,11 @@ browsing, paging, accent-folding prefix search, and who sees which folder."""
 
 from __future__ import annotations
 
-from mediahub import hookimpl
+import pytest
+
 from mediahub.testing import guest, login
-from tests.music_library.conftest import library_config
 
-
-class CatalogSpy:
-    """A third-party plugin asked for the catalog first; it answers None, so music-library's wins."""
-
-    def __init__(self):
-        self.asked = 0
-
-    @hookimpl(tryfirst=True, optionalhook=True)
-    def music_catalog(self):
-        self.asked += 1
-
-
-async def scanned_app(mediahub_app_factory, collection, overrides=None, plugins=()):
-    from mediahub_music_library.scanner import scan_folders
-
-    app = await mediahub_app_factory(overrides={**library_config(collection), **(overrides or {})},
-                                     plugins=plugins)
-    async with app.app_context():
-        from mediahub import current_host
-
-        counts = await scan_folders(current_host().plugin_config("music_library"))
-    assert counts.added == 7 and counts.failed == 0, counts.problems
-    return app
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def get(client, path, headers, status=200):
@@ -43,12 +21,12 @@ def names(items, key="name"):
     return [item[key] for item in items]
 
 
-async def test_browse_search_and_folder_visibility(mediahub_app_factory, collection,
-                                                   database_overrides):
-    app = await scanned_app(mediahub_app_factory, collection, database_overrides)
-    client = app.test_client()
-    alice, bob = await login(client, "alice"), await login(client, "bob")
+async def test_browse_search_and_folder_visibility(music):
+    await check_browsing(music.client, music.alice, music.bob)
 
+
+async def check_browsing(client, alice, bob):
+    """Run on the shared SQLite app here and on PostgreSQL in test_catalog_postgres.py."""
     assert names((await get(client, "/api/music/folders", alice))["folders"]) == ["main"]
     assert names((await get(client, "/api/music/folders", bob))["folders"]) == ["main", "Kids"]
 
@@ -126,19 +104,15 @@ async def test_browse_search_and_folder_visibility(mediahub_app_factory, collect
     assert len((await get(client, "/api/music/random?size=3", alice))["tracks"]) == 3
 
 
-async def test_the_hook_answers_with_dataclasses_guests_see_nothing_bad_input_is_a_400(
-        mediahub_app_factory, collection):
+async def test_the_hook_answers_with_dataclasses_guests_see_nothing_bad_input_is_a_400(music):
     from mediahub import first_result
     from mediahub.models import User
 
-    spy = CatalogSpy()
-    app = await scanned_app(mediahub_app_factory, collection, plugins=[("catalog-spy", spy)])
-    client = app.test_client()
-    await login(client, "bob")
+    app, client, spy, alice = music.app, music.client, music.spy, music.alice
     visitor = await guest(client)
     async with app.app_context():
         catalog = await first_result("music_catalog")
-        assert spy.asked == 1 and catalog is not None
+        assert spy.asked >= 1 and catalog is not None
         bob = await User.get(username="bob")
         newest = await catalog.album_list(bob, "newest", size=20)
         assert len(newest) == 5 and all(album.song_count >= 1 for album in newest)
@@ -154,7 +128,6 @@ async def test_the_hook_answers_with_dataclasses_guests_see_nothing_bad_input_is
     assert (await get(client, "/api/music/search?q=", visitor)) == {"artists": [], "albums": [], "tracks": []}
     assert (await get(client, "/api/music/folders", visitor))["folders"] == []
 
-    alice = await login(client)
     for path in BAD_PARAMETERS:
         body = await get(client, path, alice, status=400)
         assert body["error"]["code"] == "invalid_request", path
