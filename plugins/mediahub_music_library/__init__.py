@@ -37,7 +37,34 @@ def register_routes(app):
     from mediahub_music_library import pages
     from mediahub_music_library.api import blueprint as api
 
+    @app.before_serving
+    async def mark_serving():
+        # Runs for `mediahub serve` (and test apps), not for `mediahub library scan`,
+        # whose process must not start a watcher: `startup` below looks at this mark.
+        app.extensions["music_library_serving"] = True
+
     return [api, pages.blueprint]
+
+
+@hookimpl
+def startup(app):
+    from mediahub import current_host
+
+    config = current_host().plugin_config("music_library")
+    if not app.extensions.get("music_library_serving") or not config.folders:
+        return
+    from mediahub_music_library.service import LibraryService
+
+    service = LibraryService(config)
+    app.extensions["music_library"] = service
+    service.start()
+
+
+@hookimpl
+async def shutdown(app):
+    service = app.extensions.pop("music_library", None)
+    if service is not None:
+        await service.stop()
 
 
 @hookimpl

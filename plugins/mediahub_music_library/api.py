@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from quart import Blueprint, request
+from quart import Blueprint, current_app, request
 
-from mediahub import BadRequest, NotFound, current_user, require_user
+from mediahub import BadRequest, Forbidden, NotFound, current_user, require_user
 from mediahub_music_library.catalog import ALBUM_LIST_TYPES, Catalog
 from mediahub_music_library.shapes import as_json
 
@@ -185,3 +185,29 @@ async def stream(track_id: str):
 @require_user
 async def cover(cover_id: str):
     return await catalog.cover_response(cover_id, size=int_arg("size", None, 1, 4000))
+
+
+@blueprint.get("/api/music/status")
+@require_user
+async def status():
+    """What is indexed, whether a scan runs (and how far it got), the last scan's counts."""
+    from mediahub_music_library.service import status as library_status
+
+    return await library_status()
+
+
+@blueprint.post("/api/music/scan")
+@require_user
+async def scan():
+    """Admins: rescan every folder now, in the background (202); poll /api/music/status."""
+    from mediahub import current_host
+    from mediahub_music_library.service import LibraryService
+
+    if not (await current_user()).is_admin:
+        raise Forbidden("only an admin may start a scan")
+    service = current_app.extensions.get("music_library")
+    if service is None:  # not serving (watch and scan_on_start off): a service for this scan
+        service = LibraryService(current_host().plugin_config("music_library"))
+        current_app.extensions["music_library"] = service
+    service.scan_soon("admin")
+    return {"scanning": True}, 202

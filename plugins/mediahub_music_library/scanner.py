@@ -89,15 +89,18 @@ def display(rel_path: str) -> str:
     return rel_path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-async def scan_folders(config, progress=None) -> ScanCounts:
-    """Scan every configured folder once; `progress(counts)` is called as files are seen."""
+async def scan_folders(config, progress=None, only: set[str] | None = None) -> ScanCounts:
+    """Scan every configured folder (or those whose paths are in `only`) once;
+    `progress(counts)` is called as files are seen."""
     from mediahub_music_library.covers import CoverFinder, cover_root
 
     counts = ScanCounts()
     covers = CoverFinder(cover_root())
     for folder_settings in config.folders:
-        folder, _ = await MusicFolder.get_or_create(path=folder_settings.path.rstrip("/") or "/",
-                                                    defaults={"name": folder_settings.name})
+        path = folder_settings.path.rstrip("/") or "/"
+        if only is not None and path not in only:
+            continue
+        folder, _ = await MusicFolder.get_or_create(path=path, defaults={"name": folder_settings.name})
         await FolderScan(folder, config, counts, progress, covers).run()
     return counts
 

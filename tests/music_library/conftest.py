@@ -73,7 +73,7 @@ def library_config(collection, **extra) -> dict:
     return {"plugins": {"music_library": {
         "folders": [str(collection["main"]),
                     {"path": str(collection["kids"]), "name": "Kids", "users": ["bob"]}],
-        "scan_on_start": False, "watch": False, **extra}}}
+        "scan_on_start": False, "watch": False, "rescan_interval": 0, **extra}}}
 
 
 class CatalogSpy:

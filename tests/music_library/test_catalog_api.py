@@ -3,6 +3,8 @@ browsing, paging, accent-folding prefix search, and who sees which folder."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from mediahub.testing import guest, login
@@ -141,3 +143,24 @@ BAD_PARAMETERS = ["/api/music/albums?type=best", "/api/music/albums?size=501",
                   "/api/music/search?q=" + "a" * 201, "/api/music/albums?type=byGenre",
                   "/api/music/random?fromYear=1e3", "/api/music/genres/Pop/tracks?size=%00"]
 
+
+
+async def test_status_and_an_admins_rescan(music):
+    from mediahub.models import User
+
+    client = music.client
+    status = await get(client, "/api/music/status", music.alice)
+    assert status["tracks"] == 7 and status["albums"] == 5 and status["scanning"] is False
+    assert status["transcoding"] == 0
+    refused = await client.post("/api/music/scan", headers=music.alice)
+    assert refused.status_code == 403
+    await User.filter(username="alice").update(is_admin=True)
+    started = await client.post("/api/music/scan", headers=music.alice)
+    assert started.status_code == 202
+    deadline = asyncio.get_running_loop().time() + 20
+    while (await get(client, "/api/music/status", music.alice))["lastScan"] is None:
+        assert asyncio.get_running_loop().time() < deadline, "the admin's scan never finished"
+        await asyncio.sleep(0.05)
+    last = (await get(client, "/api/music/status", music.alice))["lastScan"]
+    assert last["reason"] == "admin" and last["seen"] == 7 and last["added"] == 0
+    await User.filter(username="alice").update(is_admin=False)
