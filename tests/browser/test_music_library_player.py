@@ -199,7 +199,12 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
                          and d["preferences"].get("shuffle") is False, "repeat all, no shuffle")
 
         # Search as you type, accents ignored; play a result.
-        laptop.get_by_label("Search the collection").press_sequentially("beyonce", delay=30)
+        # Slower than the typing pause the page waits for: results arrive while typing.
+        box = laptop.get_by_label("Search the collection")
+        box.press_sequentially("beyonce", delay=180)
+        expect(box).to_be_focused()
+        expect(box).to_have_value("beyonce")
+        expect(laptop.get_by_role("heading", name="Results for “beyonce”")).to_be_visible()
         found = laptop.get_by_role("list", name="Tracks found")
         expect(found.locator(".track-title")).to_have_count(3)
         for title in ("Formation", "Hold Up", "Sorry"):

@@ -65,6 +65,9 @@ async function render(url, { focus = false } = {}) {
   });
   // Every view is a music page, whatever the server marked when the document loaded.
   document.querySelectorAll('.site-nav a[href="/music"]').forEach((a) => a.setAttribute("aria-current", "page"));
+  if (route.nav === "search" && document.activeElement !== searchBox) {
+    searchBox.value = url.searchParams.get("q") || "";  // back/forward through searches
+  }
   view.setAttribute("aria-busy", "true");
   try {
     const result = await route.draw(route.params, url, { library, player, signal: controller.signal });
@@ -85,12 +88,13 @@ async function render(url, { focus = false } = {}) {
   }
 }
 
-function navigate(href, { replace = false } = {}) {
+// `focus`: move the keyboard focus to the new view (not while the listener types a search).
+function navigate(href, { replace = false, focus = !replace } = {}) {
   const url = new URL(href, location.href);
   if (replace) history.replaceState({}, "", url.href);
   else history.pushState({}, "", url.href);
   if (!replace) window.scrollTo(0, 0);
-  return render(url, { focus: !replace });
+  return render(url, { focus });
 }
 
 function isMusicLink(anchor, event) {
@@ -120,14 +124,15 @@ searchBox.addEventListener("input", () => {
   searchTimer = setTimeout(() => {
     const q = searchBox.value.trim();
     const target = "/music/search" + (q ? "?q=" + encodeURIComponent(q) : "");
-    navigate(target, { replace: location.pathname === "/music/search" });
+    navigate(target, { replace: location.pathname === "/music/search", focus: false });
   }, 120);
 });
 document.getElementById("music-search").addEventListener("submit", (event) => {
   event.preventDefault();
   clearTimeout(searchTimer);
   const q = searchBox.value.trim();
-  navigate("/music/search" + (q ? "?q=" + encodeURIComponent(q) : ""), { replace: location.pathname === "/music/search" });
+  navigate("/music/search" + (q ? "?q=" + encodeURIComponent(q) : ""),
+           { replace: location.pathname === "/music/search", focus: false });
 });
 
 // -- favorites: every ♥ on the page shows the listener's library --------------------------
@@ -143,7 +148,8 @@ library.addEventListener("change", (event) => {
   markFavorites();
   const sections = event.detail.sections;
   // Another device moved the queue on while this one sits idle: follow it.
-  if (sections && sections.includes("queue") && !player.playing && !event.detail.own) restoreQueue();
+  const queueMoved = sections && sections.some((name) => name.startsWith("queue"));
+  if (queueMoved && !player.playing && !event.detail.own) restoreQueue().catch(() => null);
 });
 library.addEventListener("error", (event) => showError(String(event.detail.message || event.detail)));
 player.addEventListener("error", (event) => showError(event.detail));

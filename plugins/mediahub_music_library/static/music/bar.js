@@ -72,6 +72,13 @@ export function bindBar(player, library) {
   slider.addEventListener("input", () => { dragging = true; showTime(); });
   slider.addEventListener("change", () => { dragging = false; player.seek(Number(slider.value)); showTime(); });
 
+  // Space plays and pauses, unless the listener is typing or on a control of its own.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== " " || event.target.closest("input, textarea, select, button, a, [contenteditable]")) return;
+    event.preventDefault();
+    player.toggle();
+  });
+
   player.addEventListener("track", () => { showTrack(); showState(); });
   player.addEventListener("state", () => { showState(); showTrack(); });
   player.addEventListener("time", showTime);

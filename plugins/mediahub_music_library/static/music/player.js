@@ -46,6 +46,7 @@ export class Player extends EventTarget {
     const audio = this.audio;
     audio.addEventListener("loadedmetadata", () => {
       if (this.pendingSeek !== null) {
+        this.quietSeek = true;  // restoring a saved position is not the listener seeking
         audio.currentTime = Math.min(this.pendingSeek, audio.duration || this.pendingSeek);
         this.pendingSeek = null;
       }
@@ -54,7 +55,11 @@ export class Player extends EventTarget {
     audio.addEventListener("timeupdate", () => this.onTime());
     audio.addEventListener("play", () => { this.emit("state"); this.startSaving(); });
     audio.addEventListener("pause", () => { this.emit("state"); this.stopSaving(); this.save(); });
-    audio.addEventListener("seeked", () => { this.lastTime = audio.currentTime; this.saveSoon(); });
+    audio.addEventListener("seeked", () => {
+      this.lastTime = audio.currentTime;
+      if (this.quietSeek) this.quietSeek = false;
+      else this.saveSoon();
+    });
     audio.addEventListener("ended", () => this.onEnded());
     audio.addEventListener("error", () => this.emit("error", "this track cannot be played"));
     window.addEventListener("pagehide", () => this.save({ keepalive: true }));
@@ -89,6 +94,7 @@ export class Player extends EventTarget {
     this.heard = 0;
     this.lastTime = position;
     this.scrobbled = false;
+    this.quietSeek = false;
     if (!track) {
       this.audio.removeAttribute("src");
       this.audio.load();
@@ -173,6 +179,7 @@ export class Player extends EventTarget {
 
   seek(seconds) {
     if (!this.track) return;
+    this.quietSeek = false;
     this.audio.currentTime = Math.max(0, seconds);
     this.lastTime = this.audio.currentTime;
   }
@@ -284,11 +291,21 @@ export class Player extends EventTarget {
   restore(tracks, current, position) {
     this.restored = true;
     if (this.playing) return;
+    const index = Math.min(Math.max(0, current), tracks.length - 1);
+    const same = tracks.length === this.entries.length &&
+      tracks.every((track, i) => track.id === this.entries[i].track.id);
+    if (same && index === this.current && this.audio.readyState >= 1) {
+      // Only the position moved on (another device playing on): no need to reload the track.
+      this.quietSeek = true;
+      this.audio.currentTime = position;
+      this.emit("time");
+      return;
+    }
     this.entries = tracks.map(entry);
     this.played = new Set();
     this.back = [];
     if (!tracks.length) { this.load(-1); this.emit("queue"); return; }
-    this.load(Math.min(Math.max(0, current), tracks.length - 1), { autoplay: false, position });
+    this.load(index, { autoplay: false, position });
     this.emit("queue");
   }
 

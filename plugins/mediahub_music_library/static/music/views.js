@@ -83,9 +83,8 @@ const ALBUM_ORDERS = [
 export async function albums(params, url) {
   const type = ALBUM_ORDERS.some(([value]) => value === url.searchParams.get("type")) ?
     url.searchParams.get("type") : "newest";
-  const extra = type === "byYear" ? { fromYear: 0, toYear: 9999 } : {};
   const list = pagedList(
-    async (offset) => (await getJSON("/api/music/albums" + query(Object.assign({ type, size: PAGE, offset }, extra)))).albums,
+    async (offset) => (await getJSON("/api/music/albums" + query({ type, size: PAGE, offset }))).albums,
     (items) => albumGrid(items, "Albums"), "More albums");
   const first = await list.load();
   const order = el("nav", { class: "chips", "aria-label": "Order albums" }, ALBUM_ORDERS.map(([value, label]) =>
