@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from mediahub import NotAudio, ffmpeg_path, probe
+from mediahub import NotAudio, ffmpeg_path, first_result, probe
 from mediahub_hls_transcode import store, transcode
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import (Rendition, as_event, as_vod, ladder,
@@ -79,6 +79,7 @@ class Transcode:
 
             stderr = await transcode.run(command, duration, on_progress)
             published = await publisher.publish(final=True)
+            await self.join_collection(source)
         loudness = transcode.integrated_loudness(stderr)
         gain = None if loudness is None else round(self.config.target_lufs - loudness, 2)
         updated = await Track.filter(id=self.track.id).update(
@@ -91,6 +92,21 @@ class Transcode:
             return {"deleted": True}
         await self.ctx.set_progress(100)
         return {"duration": published, "loudness_lufs": loudness}
+
+    async def join_collection(self, path: str) -> None:
+        """The upload joins its uploader's music collection (music-library's hook; nothing
+        happens without that plugin). A failure there must not fail the transcode."""
+        track = await Track.get_or_none(id=self.track.id)
+        media = await self.host.ledger.get(self.track.media_id) if track else None
+        if media is None:
+            return
+        try:
+            await first_result("collection_ingest", media=media, user=await track.owner, info={
+                "source": "hls-transcode", "source_id": str(track.id), "key": track.audio_key,
+                "path": path, "title": track.title, "artist": track.artist_name,
+                "album": track.album})
+        except Exception:
+            log.exception("collection_ingest failed for track %s", track.id)
 
     async def download(self, path: str) -> None:
         stat = await self.storage.stat(self.track.audio_key)

@@ -20,6 +20,20 @@ def music_catalog():
 
 
 @hookimpl
+async def collection_ingest(media, user, info):
+    from mediahub_music_library.ingest import ingest
+
+    return await ingest(media, user, info)
+
+
+@hookimpl
+async def cleanup(now):
+    from mediahub_music_library.ingest import forget_lost_uploads
+
+    return {"music_uploads_gone": await forget_lost_uploads()}
+
+
+@hookimpl
 def register_config_sections():
     from mediahub_music_library.settings import MusicLibrarySettings
 
@@ -79,3 +93,36 @@ def register_commands(cli):
     from mediahub_music_library.commands import library
 
     cli.add_command(library)
+
+
+# -- listen-party's track-source hooks (optional: this plugin loads without listen-party) --
+
+
+@hookimpl(optionalhook=True)
+def party_track_sources(user):
+    from mediahub_music_library import party
+
+    return party.sources(user)
+
+
+@hookimpl(optionalhook=True)
+async def party_track_resolve(source, track_id, session_id, user):
+    from mediahub_music_library import party
+
+    return await party.resolve(track_id, user) if source == party.SOURCE else None
+
+
+@hookimpl(optionalhook=True)
+async def party_track_url(source, track_id):
+    from mediahub_music_library import party
+
+    return await party.fresh_url(track_id) if source == party.SOURCE else None
+
+
+@hookimpl(optionalhook=True)
+async def party_track_search(source, user, query, limit):
+    from mediahub_music_library import party
+
+    if source not in (None, party.SOURCE) or user is None:
+        return None
+    return await party.search(user, query, limit)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 
+from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, current_app, request
+from quart_schema import validate_request
 
-from mediahub import BadRequest, Forbidden, NotFound, current_user, require_user
+from mediahub import BadRequest, Forbidden, NotFound, Unauthorized, current_user, require_user
 from mediahub_music_library.catalog import ALBUM_LIST_TYPES, Catalog
+from mediahub_music_library.models import MusicTrack
 from mediahub_music_library.shapes import as_json
 
 blueprint = Blueprint("music_api", __name__)
@@ -133,6 +136,26 @@ async def lyrics(track_id: str):
     return {"lyrics": await catalog.lyrics(user, track_id)}
 
 
+class SharedBody(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+    shared: bool
+
+
+@blueprint.put("/api/music/tracks/<track_id>/shared")
+@require_user
+@validate_request(SharedBody)
+async def share(track_id: str, data: SharedBody):
+    """The uploader of an uploaded track lets everybody see it (or takes it back)."""
+    user = await current_user()
+    found = await catalog.track(user, checked_id(track_id, "tr"))
+    if found is None:
+        raise NotFound("no such track")
+    if not found.mine:
+        raise Forbidden("only the uploader of an uploaded track may share it")
+    await MusicTrack.filter(id=track_id).update(shared=data.shared)
+    return {"track": as_json(await catalog.track(user, track_id))}
+
+
 @blueprint.get("/api/music/genres")
 @require_user
 async def genres():
@@ -170,15 +193,30 @@ async def search():
 
 
 @blueprint.route("/api/music/tracks/<track_id>/stream", methods=["GET", "HEAD"])
-@require_user
 async def stream(track_id: str):
-    """The original (Range, conditional) or, with `format`/`maxBitRate`/`timeOffset`, a transcode."""
-    format = text_arg("format", limit=8) or None
-    max_bitrate = int_arg("maxBitRate", None, 0, 100000)
-    offset = seconds_arg("timeOffset")
-    return await catalog.stream_response(await current_user(), checked_id(track_id, "tr"),
-                                         format=format, max_bitrate=max_bitrate or None,
-                                         time_offset=offset)
+    """The original (Range, conditional) or, with `format`/`maxBitRate`/`timeOffset`, a transcode.
+
+    A signed link (`exp` + `sig`, what a party hands its members) needs no sign-in.
+    """
+    from mediahub_music_library.party import signature_problem
+    from mediahub_music_library.streaming import track_audio
+
+    track_id = checked_id(track_id, "tr")
+    options = dict(format=text_arg("format", limit=8) or None,
+                   max_bitrate=int_arg("maxBitRate", None, 0, 100000) or None,
+                   time_offset=seconds_arg("timeOffset"))
+    if "sig" in request.args or "exp" in request.args:
+        problem = signature_problem(track_id, request.args.get("exp"), request.args.get("sig"))
+        if problem:
+            raise Forbidden(problem)
+        track = await MusicTrack.get_or_none(id=track_id, present=True)
+        if track is None:
+            raise NotFound("no such track")
+        return await track_audio(track, None, **options)
+    user = await current_user()
+    if user is None:
+        raise Unauthorized("sign in first", headers={"WWW-Authenticate": "Bearer"})
+    return await catalog.stream_response(user, track_id, **options)
 
 
 @blueprint.route("/api/music/covers/<cover_id>", methods=["GET", "HEAD"])

@@ -209,6 +209,13 @@ class Catalog:
                                     order="RANDOM()", limit=limit)
         return await self._load_tracks(viewer, ids)
 
+    async def newest_tracks(self, user, size: int = 10, offset: int = 0) -> list[Track]:
+        """The most recently added visible tracks first (a party picker's empty search)."""
+        limit, offset = page(size, offset, default=10)
+        viewer = await viewer_for(user)
+        ids = await self._track_ids(viewer, order="t.created_at DESC, t.id", limit=limit, offset=offset)
+        return await self._load_tracks(viewer, ids)
+
     async def genres(self, user) -> list[Genre]:
         viewer = await viewer_for(user)
         visible, params = viewer.clause("t")

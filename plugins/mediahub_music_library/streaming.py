@@ -129,10 +129,14 @@ async def original_of(track: MusicTrack):
         media = MediaObject(backend="music-library", key=track.rel_path, state="stored",
                             content_type=track.content_type, size=track.size)
         return path, media, files
+    # An upload: the ledger row is the uploading plugin's; rel_path is the audio's key in it.
     media = await current_host().ledger.get(track.media_id) if track.media_id else None
-    if media is None or media.state != "stored":
+    if media is None or media.state != "stored" or not track.rel_path:
+        await MusicTrack.filter(id=track.id).update(present=False)
         raise NotFound("the track's upload is gone")
-    return None, media, None
+    described = MediaObject(id=media.id, backend=media.backend, key=track.rel_path, state="stored",
+                            content_type=track.content_type, size=track.size, owner_id=media.owner_id)
+    return None, described, None
 
 
 # One semaphore per event loop and limit (tests run several apps, each on its own loop).

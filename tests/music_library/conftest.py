@@ -87,6 +87,17 @@ class CatalogSpy:
         self.asked += 1
 
 
+class IngestSpy:
+    """A third-party plugin that sees uploads join the collection (it answers None)."""
+
+    def __init__(self):
+        self.seen: list[dict] = []
+
+    @hookimpl(tryfirst=True, optionalhook=True)
+    def collection_ingest(self, media, user, info):
+        self.seen.append({"user": user.username, **info})
+
+
 @dataclass
 class Music:
     """The shared app: the collection scanned, alice and bob signed in (bearer headers)."""
@@ -96,6 +107,7 @@ class Music:
     alice: dict
     bob: dict
     spy: CatalogSpy
+    ingested: IngestSpy
 
 
 async def scan_now(app):
@@ -108,10 +120,11 @@ async def scan_now(app):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def music(collection, tmp_path_factory):
     """One started app on SQLite per test module (an app start costs seconds; Tortoise allows one at a time)."""
-    spy = CatalogSpy()
+    spy, ingested = CatalogSpy(), IngestSpy()
     settings = make_settings(tmp_path_factory.mktemp("music_app") / "data", library_config(collection))
-    async with running_app(settings, [("catalog-spy", spy)]) as app:
+    async with running_app(settings, [("catalog-spy", spy), ("ingest-spy", ingested)]) as app:
         counts = await scan_now(app)
         assert counts.added == 7 and counts.failed == 0, counts.problems
         client = app.test_client()
-        yield Music(app, client, await login(client, "alice"), await login(client, "bob"), spy)
+        yield Music(app, client, await login(client, "alice"), await login(client, "bob"), spy,
+                    ingested)
