@@ -291,7 +291,9 @@ async def media_response(media: MediaObject, user: User | None = None, *,
         return error_response(plan.status, code, message,
                               {n: v for n, v in plan.headers if n != "Content-Type"})
     body: Any = b""
-    if plan.send_body and request.method == "GET":
+    # Every method but HEAD gets the body its headers announce: a Subsonic app POSTs its
+    # stream requests (formPost), and a Content-Length without the bytes breaks the connection.
+    if plan.send_body and request.method != "HEAD":
         await host.call_hook("stream_started", media=media, user=user, byte_range=plan.byte_range)
         span = plan.byte_range or ByteRange(0, stat.size - 1)
         body = backend.open_range(media.key, span.start, span.end)
