@@ -93,9 +93,9 @@ class Subsonic:
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
                 return (response.status, response.headers.get("Content-Type", ""), response.read(),
-                        dict(response.headers))
+                        response.headers)
         except urllib.error.HTTPError as error:
-            return error.code, error.headers.get("Content-Type", ""), error.read(), dict(error.headers)
+            return error.code, error.headers.get("Content-Type", ""), error.read(), error.headers
 
     def json(self, endpoint: str, params: dict | list | None = None, **kw) -> dict:
         params = [*(params.items() if isinstance(params, dict) else params or []), ("f", "json")]
