@@ -5,6 +5,7 @@ a phone finds it all, the queue at the same track and position."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -55,6 +56,8 @@ def music_server(tmp_path_factory):
     music = root / "music"
     for n, (relative, tags) in enumerate(SONGS):
         make_song(music / relative, tags, 300 + 60 * n)
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=320x320",
+                    "-frames:v", "1", str(music / "Beyoncé" / "Lemonade" / "cover.jpg")], check=True)
     data = root / "data"
     config = root / "mediahub.toml"
     config.write_text(f'[server]\ndata_dir = "{data}"\n'
@@ -156,6 +159,9 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
         grid.get_by_role("link", name=HOSTILE_ALBUM).click()
         expect(laptop.get_by_role("list", name=f"Tracks of {HOSTILE_ALBUM}")).to_contain_text(HOSTILE_TITLE)
         laptop.go_back()
+        cover = grid.get_by_role("link", name="Lemonade").locator("img")
+        expect(cover).to_have_attribute("src", re.compile(r"^/api/music/covers/"))
+        laptop.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=cover.element_handle())
         grid.get_by_role("link", name="Lemonade").click()
         tracks = laptop.get_by_role("list", name="Tracks of Lemonade").locator(".track-title")
         expect(tracks).to_have_text(["Formation", "Hold Up", "Sorry"])

@@ -80,6 +80,10 @@ async function render(url, { focus = false } = {}) {
     if (focus) view.focus({ preventScroll: true });
   } catch (error) {
     if (controller.signal.aborted || error.name === "AbortError") return;
+    if (error.status === 401) {  // signed out meanwhile (another tab, an expired session)
+      location.assign("/login?next=" + encodeURIComponent(url.pathname + url.search));
+      return;
+    }
     const title = error.status === 404 ? "Not found" : "Something went wrong";
     view.replaceChildren(el("h1", { text: title }), el("p", { class: "hint", text: error.message || String(error) }));
     document.title = title + " — mediahub";
