@@ -288,8 +288,20 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
         bar = phone.locator("#player").bounding_box()
         assert bar["x"] >= 0 and bar["x"] + bar["width"] <= 375 and bar["y"] + bar["height"] <= 740
 
+        phone.get_by_role("button", name="Remove Formation from Road trip").click()
+        expect(phone.get_by_role("list", name="Tracks of Road trip")).to_have_count(0)
+
+        # Data saver (a phone on mobile data): an Opus transcode, seeking starts a new one.
+        phone.locator(".music-nav").get_by_role("link", name="Home").click()
+        phone.get_by_label("Streaming quality").select_option("data-saver")
         phone.get_by_role("button", name="Play", exact=True).click()
-        wait_playing_past(phone, 0.3)
+        phone.wait_for_function("""() => { const p = window.mediahubMusic.player;
+            return p.audio.currentSrc.includes('format=opus') && !p.audio.paused && p.time() > 0.3; }""",
+                                timeout=WAIT_MS)
+        seek(phone, 3)
+        phone.wait_for_function("""() => { const p = window.mediahubMusic.player;
+            return p.audio.currentSrc.includes('timeOffset=3') && !p.audio.paused && p.time() > 3.2; }""",
+                                timeout=WAIT_MS)
         assert laptop.evaluate("window.pwned") is None and phone.evaluate("window.pwned") is None
         assert laptop_problems == [] and phone_problems == []
     finally:

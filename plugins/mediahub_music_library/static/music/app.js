@@ -255,6 +255,10 @@ document.addEventListener("click", (event) => {
     .catch((error) => showError(String(error.message || error)));
 });
 
+document.addEventListener("change", (event) => {
+  if (event.target.matches("[data-setting=quality]")) player.setQuality(event.target.value);
+});
+
 document.addEventListener("submit", (event) => {
   const form = event.target.closest("[data-form=create-playlist]");
   if (!form) return;
@@ -340,5 +344,8 @@ async function boot() {
   markFavorites();
   root.dataset.ready = "true";
 }
+
+// For the browser tests and anyone debugging in the console.
+window.mediahubMusic = { player, library };
 
 boot();

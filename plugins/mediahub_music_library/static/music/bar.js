@@ -44,8 +44,8 @@ export function bindBar(player, library) {
   }
 
   function showTime() {
-    const duration = player.audio.duration || (player.track && player.track.duration) || 0;
-    slider.max = String(Number.isFinite(duration) ? duration : 0);
+    const duration = player.duration();
+    slider.max = String(duration);
     if (!dragging) slider.value = String(player.position());
     time.textContent = formatTime(dragging ? Number(slider.value) : player.position());
     length.textContent = formatTime(duration);

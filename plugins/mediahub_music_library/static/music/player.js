@@ -11,6 +11,9 @@ export function scrobbleThreshold(duration) {
 }
 
 const SAVE_EVERY_MS = 10_000;       // position saved this often while playing
+const QUALITY_KEY = "mediahub.music.quality";
+// "Data saver" (a phone on mobile data): the server transcodes to Opus at this bitrate.
+export const DATA_SAVER = { format: "opus", maxBitRate: 96 };
 const RESTART_AFTER_SEC = 3;        // "previous" past this point restarts the track
 const REPEAT_MODES = ["off", "all", "one"];
 
@@ -36,11 +39,53 @@ export class Player extends EventTarget {
     this.scrobbled = false;
     this.pendingSeek = null;
     this.saveTimer = null;
+    this.offset = 0;             // where the current source starts (a transcode starts at a seek)
+    this.quality = localStorage.getItem(QUALITY_KEY) === "data-saver" ? "data-saver" : "original";
     this.bind();
   }
 
   get track() { return this.entries[this.current] ? this.entries[this.current].track : null; }
   get playing() { return !this.audio.paused && !this.audio.ended; }
+
+  // Seconds into the track (a transcoded source starts at `offset`).
+  time() { return this.offset + (this.audio.currentTime || 0); }
+
+  duration() {
+    const track = this.track;
+    if (track && track.duration) return track.duration;
+    return Number.isFinite(this.audio.duration) ? this.offset + this.audio.duration : 0;
+  }
+
+  get transcoded() { return this.quality === "data-saver"; }
+
+  // The stream of `track` from `start` seconds: the original file (seekable by Range), or
+  // in data-saver mode an Opus transcode the server starts at that offset.
+  source(track, start) {
+    const base = track.streamUrl || "/api/music/tracks/" + encodeURIComponent(track.id) + "/stream";
+    if (!this.transcoded) {
+      this.offset = 0;
+      this.pendingSeek = start > 0 ? start : null;
+      return base;
+    }
+    this.offset = Math.max(0, Math.floor(start || 0));
+    this.pendingSeek = null;
+    const params = new URLSearchParams({ format: DATA_SAVER.format, maxBitRate: String(DATA_SAVER.maxBitRate) });
+    if (this.offset) params.set("timeOffset", String(this.offset));
+    return base + (base.includes("?") ? "&" : "?") + params.toString();
+  }
+
+  setQuality(quality) {
+    this.quality = quality === "data-saver" ? "data-saver" : "original";
+    localStorage.setItem(QUALITY_KEY, this.quality);
+    if (!this.track) return;
+    // Switch the playing track over at the same point.
+    const wasPlaying = this.playing;
+    const at = this.time();
+    this.audio.src = this.source(this.track, at);
+    this.lastTime = at;
+    if (wasPlaying) this.audio.play().catch((error) => this.emit("error", String(error.message || error)));
+    this.emit("time");
+  }
 
   bind() {
     const audio = this.audio;
@@ -56,7 +101,7 @@ export class Player extends EventTarget {
     audio.addEventListener("play", () => { this.emit("state"); this.startSaving(); });
     audio.addEventListener("pause", () => { this.emit("state"); this.stopSaving(); this.save(); });
     audio.addEventListener("seeked", () => {
-      this.lastTime = audio.currentTime;
+      this.lastTime = this.time();
       if (this.quietSeek) this.quietSeek = false;
       else this.saveSoon();
     });
@@ -70,15 +115,15 @@ export class Player extends EventTarget {
   // -- the scrobble rule ---------------------------------------------------------------
 
   onTime() {
-    const time = this.audio.currentTime;
+    const time = this.time();
     const step = time - this.lastTime;
     // Only steady playback counts: a seek forward is not listening.
     if (step > 0 && step < 1.5 && !this.audio.paused) this.heard += step;
     this.lastTime = time;
     const track = this.track;
-    if (track && !this.scrobbled && this.heard >= scrobbleThreshold(track.duration || this.audio.duration)) {
+    if (track && !this.scrobbled && this.heard >= scrobbleThreshold(this.duration())) {
       this.scrobbled = true;
-      const duration = track.duration || this.audio.duration;
+      const duration = this.duration();
       this.library.addPlay(trackItem(track), duration ? this.heard / duration : undefined)
         .catch(() => null);
       this.emit("scrobble", track);
@@ -102,8 +147,7 @@ export class Player extends EventTarget {
       return;
     }
     if (this.shuffle) this.played.add(this.entries[index]);
-    this.pendingSeek = position > 0 ? position : null;
-    this.audio.src = track.streamUrl || "/api/music/tracks/" + encodeURIComponent(track.id) + "/stream";
+    this.audio.src = this.source(track, position);
     this.emit("track");
     if (autoplay) this.audio.play().catch((error) => this.emit("error", String(error.message || error)));
     this.mediaSession();
@@ -180,8 +224,19 @@ export class Player extends EventTarget {
   seek(seconds) {
     if (!this.track) return;
     this.quietSeek = false;
-    this.audio.currentTime = Math.max(0, seconds);
-    this.lastTime = this.audio.currentTime;
+    const target = Math.max(0, seconds);
+    if (this.transcoded) {
+      // A transcode cannot seek by Range: the server starts a new one at that point.
+      const wasPlaying = this.playing;
+      this.audio.src = this.source(this.track, target);
+      this.lastTime = this.offset;
+      if (wasPlaying) this.audio.play().catch((error) => this.emit("error", String(error.message || error)));
+      this.saveSoon();
+      this.emit("time");
+      return;
+    }
+    this.audio.currentTime = target;
+    this.lastTime = target;
   }
 
   // The index "next" goes to, or -1 at the end of the queue.
@@ -211,7 +266,7 @@ export class Player extends EventTarget {
   }
 
   previous() {
-    if (this.audio.currentTime > RESTART_AFTER_SEC || this.current < 0) {
+    if (this.time() > RESTART_AFTER_SEC || this.current < 0) {
       this.seek(0);
       return;
     }
@@ -276,7 +331,7 @@ export class Player extends EventTarget {
   }
 
   position() {
-    return this.pendingSeek !== null ? this.pendingSeek : (this.audio.currentTime || 0);
+    return this.pendingSeek !== null ? this.pendingSeek : this.time();
   }
 
   save(options) {
@@ -296,8 +351,13 @@ export class Player extends EventTarget {
       tracks.every((track, i) => track.id === this.entries[i].track.id);
     if (same && index === this.current && this.audio.readyState >= 1) {
       // Only the position moved on (another device playing on): no need to reload the track.
-      this.quietSeek = true;
-      this.audio.currentTime = position;
+      if (this.transcoded) {
+        this.audio.src = this.source(this.track, position);
+        this.lastTime = this.offset;
+      } else {
+        this.quietSeek = true;
+        this.audio.currentTime = position;
+      }
       this.emit("time");
       return;
     }

@@ -36,7 +36,20 @@ function pagedList(fetchPage, draw, more) {
 
 // -- browsing ------------------------------------------------------------------------------
 
-export async function home() {
+function qualityPicker(player) {
+  const select = el("select", { "data-setting": "quality" }, [
+    el("option", { value: "original", text: "Original files" }),
+    el("option", { value: "data-saver", text: "Data saver (Opus, 96 kb/s)" }),
+  ]);
+  select.value = player.quality;
+  return el("section", { class: "view-section", "aria-labelledby": "playback-title" }, [
+    el("h2", { id: "playback-title", text: "Playback on this device" }),
+    el("label", { class: "quality" }, ["Streaming quality", select,
+      el("span", { class: "hint", text: "Data saver asks the server for a smaller stream: for a phone on mobile data." })]),
+  ]);
+}
+
+export async function home(params, url, ctx) {
   const data = await getJSON("/api/music/albums" + query({ type: "newest", size: 24 }));
   return {
     title: "Music",
@@ -50,6 +63,7 @@ export async function home() {
         data.albums.length ? albumGrid(data.albums, "Recently added") :
           empty("The collection is empty. An administrator adds music folders to the configuration ([plugins.music_library] folders) and the server scans them."),
       ]),
+      qualityPicker(ctx.player),
     ],
   };
 }
