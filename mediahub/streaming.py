@@ -20,12 +20,14 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote, unquote, unquote_plus
 
 from quart import Blueprint, Response, request
 
+from mediahub._compat.hypercorn import raw_http11, send_file_range
 from mediahub.datatypes import ASGIApp, Receive, Scope, Send
 from mediahub.errors import NotFound, StorageUnavailable
 # Re-exported: plugins and hookspecs name ByteRange and the rules from here too.
@@ -113,40 +115,78 @@ class MediaGateway:
         if where is None:
             return await send_json_error(send, 404, "not_found", "no such media")
         backend_name, key = where
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        problem = check_media_signature(self.host.secret_key, backend_name, key,
-                                        query.get("exp"), query.get("sig"), time.time())
+        exp, sig = signature_params(scope.get("query_string", b""))
+        problem = check_media_signature(self.host.secret_key, backend_name, key, exp, sig,
+                                        time.time())
         if problem:
             return await send_json_error(send, 403, "forbidden", problem)
         backend = (self.host.storage.backends if self.host.storage else {}).get(backend_name)
         if backend is None:
             return await send_json_error(send, 404, "not_found", "no such media")
         method = scope["method"]
-        headers = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in scope["headers"]}
+        headers = conditional_headers(scope["headers"])
         accel = getattr(backend, "accel_redirect", None)
         location = accel(key) if accel is not None else None
+        # Zero-copy where the connection allows it (plain HTTP/1.1 under Hypercorn).
+        raw = raw_http11(send) if location is None and method == "GET" else None
         try:
             stat, plan, body = await stat_and_plan(backend, key, method, headers,
-                                                   read_small=location is None)
+                                                   read_small=location is None,
+                                                   open_cached=raw is not None)
         except Exception:
             log.exception("storage %s failed on %r", backend_name, key)
             return await send_json_error(send, 503, "storage_unavailable", "storage unavailable")
         if stat is None:
             return await send_json_error(send, 404, "not_found", "no such media")
-        remaining = max(int(query["exp"]) - int(time.time()), 0)
+        remaining = max(int(exp) - int(time.time()), 0)
         plan.headers.append(("Cache-Control", f"private, max-age={remaining}"))
         if plan.send_body and location is not None:
             # nginx serves the bytes itself (and redoes Range) from its internal location.
             return await send_accel_redirect(send, plan, location)
+        if isinstance(body, CachedFile):
+            return await send_cached_file(send, plan, raw, body)
         await send_plan(send, receive, plan, backend, key, stat.size, method, body)
 
 
+# What plan_response reads of a request (all the other headers are skipped unread).
+CONDITIONAL_HEADERS = frozenset((b"range", b"if-range", b"if-match", b"if-none-match",
+                                 b"if-modified-since", b"if-unmodified-since"))
+
+
+def conditional_headers(raw_headers) -> dict[str, str]:
+    """The request headers plan_response reads, by lowercase name (ASGI names are lowercase)."""
+    return {name.decode("latin-1"): value.decode("latin-1")
+            for name, value in raw_headers if name in CONDITIONAL_HEADERS}
+
+
+def signature_params(query_string: bytes) -> tuple[str | None, str | None]:
+    """`exp` and `sig` of a signed link's query (the last of each, as parse_qsl would give)."""
+    exp = sig = None
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"exp" or name == b"sig":
+            text = value.decode("latin-1")
+            if "%" in text or "+" in text:
+                text = unquote_plus(text)
+            if name == b"exp":
+                exp = text or None
+            else:
+                sig = text or None
+    return exp, sig
+
+
+class CachedFile(int):
+    """An open file descriptor whose bytes to send are all in the page cache (sendfile them)."""
+
+
 async def stat_and_plan(backend, key: str, method: str, headers: Mapping[str, str],
-                        read_small: bool = True) -> tuple[ObjectStat | None, ResponsePlan | None,
-                                                          bytes | None]:
-    """Stat the object and plan the response; with a backend's optional `stat_and_read`
-    fast path, a small body is read in the same worker-thread hop (one hop per request)."""
+                        read_small: bool = True, open_cached: bool = False
+                        ) -> tuple[ObjectStat | None, ResponsePlan | None, bytes | CachedFile | None]:
+    """Stat the object and plan the response in one step (one thread hop at most).
+
+    With a backend's optional fast paths: `stat_and_open` (open_cached=True) gives an open
+    file whose bytes are all cached, to sendfile (a CachedFile the caller must close), or a
+    small body it read; `stat_and_read` reads a small body in the same thread hop."""
     plans: list[ResponsePlan] = []
 
     def choose(stat: ObjectStat) -> tuple[int, int] | None:
@@ -157,17 +197,40 @@ async def stat_and_plan(backend, key: str, method: str, headers: Mapping[str, st
         span = plan.byte_range or ByteRange(0, stat.size - 1)
         return span.start, span.end
 
+    body: bytes | CachedFile | None = None
+    opener = getattr(backend, "stat_and_open", None) if open_cached and read_small else None
     fast = getattr(backend, "stat_and_read", None) if read_small else None
     try:
-        if fast is not None:
+        if opener is not None:
+            stat, _, fd, body = await opener(key, choose, CHUNK_SIZE)
+            if fd is not None:
+                body = CachedFile(fd)
+        elif fast is not None:
             stat, _, body = await fast(key, choose, CHUNK_SIZE)
         else:
-            stat, body = await backend.stat(key), None
+            stat = await backend.stat(key)
             if stat is not None:
                 choose(stat)
     except InvalidKey:
         return None, None, None
     return stat, (plans[-1] if plans else None), body
+
+
+async def send_cached_file(send, plan: ResponsePlan, raw, fd: CachedFile) -> None:
+    """The planned response with its body sent by sendfile from the page cache."""
+    try:
+        await send({"type": "http.response.start", "status": plan.status,
+                    "headers": _encode(plan.headers)})
+        span = plan.byte_range
+        start, length = (span.start, span.length) if span else (0, plan_length(plan))
+        if await send_file_range(raw, fd, start, length):
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        os.close(fd)
+
+
+def plan_length(plan: ResponsePlan) -> int:
+    return int(next(value for name, value in plan.headers if name == "Content-Length"))
 
 
 async def send_json_error(send, status: int, code: str, message: str,

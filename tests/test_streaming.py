@@ -445,10 +445,12 @@ async def test_play_url_is_a_signed_link_unless_a_plugin_offers_one(mediahub_app
 
 
 class CountingDisk(LocalDiskStorage):
-    """Local disk that counts the bytes it reads and notes when a read is abandoned."""
+    """Local disk that counts the bytes it reads and notes when a read is abandoned.
+    Without the sendfile fast path, so that its bytes go through open_range."""
 
     bytes_read = 0
     reads_finished: asyncio.Event
+    stat_and_open = None
 
     async def open_range(self, key, start, end):
         try:
@@ -472,12 +474,12 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def hypercorn_server(tmp_path, configure_app=None):
+async def hypercorn_server(tmp_path, configure_app=None, storage_type="counting-disk"):
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     settings = make_settings(tmp_path / "data", {"storage": {
-        "default": "local", "local": {"type": "counting-disk"}}})
+        "default": "local", "local": {"type": storage_type}}})
     app = create_app(settings, extra_plugins=[("counting", CountingDiskPlugin())])
     if configure_app:
         configure_app(app)
@@ -555,3 +557,46 @@ async def test_slow_client_gets_every_byte_past_response_timeout(tmp_path):
                     await asyncio.sleep(lag)
             writer.close()
             assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
+
+
+async def test_cached_bytes_go_out_by_sendfile_and_stop_when_the_client_leaves(tmp_path, monkeypatch):
+    import httpx
+
+    from mediahub import streaming
+
+    sent = []  # (offset, count, every byte went out)
+    real = streaming.send_file_range
+
+    async def recording(raw, fd, offset, count):
+        result = await real(raw, fd, offset, count)
+        sent.append((offset, count, result))
+        return result
+
+    monkeypatch.setattr(streaming, "send_file_range", recording)
+    data = os.urandom(5 * MiB + 17)
+    async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
+        storage = app.extensions["mediahub"].storage.default
+        await storage.put("s/cached.bin", chunked(data, MiB), "audio/mpeg")
+        url = await storage.url("s/cached.bin", 60)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            # Several responses on one kept-alive connection: h11's framing stays right.
+            whole = await client.get(url)
+            assert whole.status_code == 200 and whole.content == data
+            assert whole.headers["content-type"] == "audio/mpeg"
+            part = await client.get(url, headers={"Range": "bytes=5-70004"})
+            assert part.status_code == 206 and part.content == data[5:70005]
+            tail = await client.get(url, headers={"Range": "bytes=-3"})
+            assert tail.content == data[-3:]
+            assert (await client.head(url)).headers["content-length"] == str(len(data))
+        assert sent == [(0, len(data), True), (5, 70000, True), (len(data) - 3, 3, True)]
+
+        head, reader, writer = await open_get(port, url, receive_buffer=64 * 1024)
+        assert head.startswith("HTTP/1.1 200")
+        await reader.readexactly(MiB)
+        writer.transport.abort()  # the listener closes the tab mid-download
+        deadline = time.monotonic() + 30
+        while len(sent) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert sent[3] == (0, len(data), False)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get(url, headers={"Range": "bytes=0-9"})).content == data[:10]

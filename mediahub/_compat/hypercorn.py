@@ -9,6 +9,8 @@ socket (mediahub.websocket_fanout), found by walking Hypercorn's and Quart's pri
 
 from __future__ import annotations
 
+import os
+
 from mediahub._compat import cannot_apply, in_tested_range
 
 DISTRIBUTION = "hypercorn"
@@ -92,3 +94,91 @@ def stream_is_open(stream) -> bool:
     """The WSStream has sent no close frame (wsproto's connection state is OPEN). Per frame
     of a fan-out: no import here."""
     return not stream.closed and stream.connection.state == _OPEN
+
+
+class _BodySpan:
+    """Stands for `length` body bytes that are sent past h11 (by sendfile): h11 counts
+    them against Content-Length (its documented sendfile support) and never reads them."""
+
+    __slots__ = ("length",)
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class _FdFile:
+    """The least of a file object that asyncio's `loop.sendfile` uses: a binary mode and a fileno."""
+
+    mode = "rb"
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def fileno(self) -> int:
+        return self._fd
+
+
+def raw_http11(send):
+    """(H11Protocol, TCPServer) under Hypercorn's ASGI `send` of a plain-TCP HTTP/1.1 request,
+    the pair `send_file_range` writes through; None for anything else (TLS, HTTP/2, another
+    server, other versions' internals). Per request: no import."""
+    try:
+        # Hypercorn: the app's `send` is the bound HTTPStream.app_send; HTTPStream.send is
+        # H11Protocol.stream_send; H11Protocol.send is TCPServer.protocol_send.
+        stream = send.__self__
+        if type(stream).__name__ != "HTTPStream":
+            return None
+        protocol = stream.send.__self__
+        if type(protocol).__name__ != "H11Protocol" or protocol.ssl:
+            return None
+        server = protocol.send.__self__
+        transport = server.writer.transport
+        if type(transport).__name__ != "_SelectorSocketTransport":
+            return None  # uvloop or TLS: send bytes the ordinary way
+        protocol.connection.send_with_data_passthrough  # noqa: B018 - h11's sendfile API
+        server.send_lock  # noqa: B018
+    except AttributeError:
+        return None
+    return protocol, server
+
+
+async def send_file_range(raw, fd: int, offset: int, count: int) -> bool:
+    """Send `count` bytes of the open file `fd` from `offset` as response body, zero-copy
+    (the kernel's sendfile). The response start must have been sent. True when every byte
+    went out; False when the connection is gone (it is then closed, send nothing more).
+
+    Every byte must be in the page cache: sendfile reads the file on the event loop.
+    """
+    import asyncio
+
+    import h11
+    from hypercorn.events import Closed
+
+    protocol, server = raw
+    transport = server.writer.transport
+    async with server.send_lock:
+        try:
+            framed = protocol.connection.send_with_data_passthrough(h11.Data(data=_BodySpan(count)))
+            if len(framed) != 1:
+                raise h11.LocalProtocolError("sendfile needs Content-Length framing")
+            sent = 0
+            if not transport.get_write_buffer_size() and not transport.is_closing():
+                # Most bodies fit the socket's buffer: one syscall, no transport pause.
+                try:
+                    sent = os.sendfile(transport.get_extra_info("socket").fileno(), fd,
+                                       offset, count)
+                except BlockingIOError:
+                    sent = 0
+            if sent < count:
+                sent += await asyncio.get_running_loop().sendfile(
+                    transport, _FdFile(fd), offset + sent, count - sent, fallback=False)
+            if sent < count:
+                raise ConnectionError("the file ended before its Content-Length")
+            return True
+        except (ConnectionError, RuntimeError):
+            await protocol.handle(Closed())
+            transport.abort()
+            return False

@@ -27,9 +27,12 @@ TESTED = ">=0.22,<0.23"
 # A client that sends nothing for this long while uploading gets 408 (Quart's BODY_TIMEOUT
 # only covers get_data() and forms, not streamed bodies).
 IDLE_TIMEOUT = 60.0
-# Request body chunks handed to the ingest path: large, because each one costs Python work
-# (hashing hand-off, storage write loop) whatever its size.
+# A streaming consumer (ingest) is woken when this much has arrived: each wake-up costs a
+# task switch, so not per network message.
 STREAM_CHUNK = 1024 * 1024
+# What it is then handed at a time: the messages as they arrived (no joining copy; a copy
+# of every byte costs more than the Python work per chunk), small ones joined up to this.
+HAND_OUT_MIN = 64 * 1024
 
 class BoundedBody(Body):
     """Quart's request body, with a bounded buffer and a cap on the total bytes received.
@@ -44,9 +47,10 @@ class BoundedBody(Body):
     The cap is only judged when the body is read, because a route may raise it first
     (`set_limit`, as ingest does): bytes that arrived before that are kept, not dropped.
 
-    For streaming consumers (ingest), `min_chunk` makes iteration hand out fewer, larger
-    chunks (every chunk costs Python work downstream), and `idle_timeout` answers 408 when
-    the consumer has waited that long without a byte arriving.
+    For streaming consumers (ingest), `min_chunk` makes iteration wait until that much has
+    arrived and then hand out what arrived, message by message without copying them
+    (small ones joined up to HAND_OUT_MIN), and `idle_timeout` answers 408 when the
+    consumer has waited that long without a byte arriving.
     """
 
     high_water = 2 * 1024 * 1024
@@ -65,6 +69,7 @@ class BoundedBody(Body):
         self._timed_out = False
         self._wants_everything = False
         self._dropping = False
+        self._handing_out = False  # a streaming consumer is being handed what is buffered
         self.room = asyncio.Event()
         self._update_room()
 
@@ -121,12 +126,29 @@ class BoundedBody(Body):
     def clear(self) -> None:
         self._chunks = []
         self._buffered = 0
+        self._handing_out = False
         self._update_room()
 
     def _take(self) -> bytes:
         data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
         self._chunks = []
         self._buffered = 0
+        return data
+
+    def _take_some(self) -> bytes:
+        """The oldest message(s): one as it arrived, or small ones joined to HAND_OUT_MIN."""
+        chunks = self._chunks
+        if len(chunks[0]) >= HAND_OUT_MIN or len(chunks) == 1:
+            data = chunks.pop(0)
+        else:
+            count, size = 0, 0
+            while count < len(chunks) and size < HAND_OUT_MIN:
+                size += len(chunks[count])
+                count += 1
+            data = b"".join(chunks[:count])
+            del chunks[:count]
+        self._buffered -= len(data)
+        self._handing_out = bool(chunks)
         return data
 
     def _check_readable(self) -> None:
@@ -147,8 +169,9 @@ class BoundedBody(Body):
         wanted = self._wanted()
         while True:
             self._check_readable()
-            if self._buffered >= wanted or (self._chunks and self._complete.is_set()):
-                data = self._take()
+            if self._chunks and (self._handing_out or self._buffered >= wanted
+                                 or self._complete.is_set()):
+                data = self._take_some() if self.min_chunk else self._take()
                 self._update_room()
                 return data
             if self._complete.is_set():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import os
 import stat as stat_module
@@ -24,6 +25,7 @@ __all__ = ["LocalDiskStorage", "LocalDiskSettings", "check_key", "verify_upload_
 
 READ_CHUNK = 1024 * 1024
 WRITE_BUFFER = 1024 * 1024
+WRITE_PIECES = 256  # chunks per writev (the kernel takes at most IOV_MAX = 1024)
 TEMP_PREFIX = ".mh-"  # temp files start with a dot, and keys never do: list() skips them
 CONTENT_TYPE_XATTR = "user.mediahub.content_type"
 HOST_OPTIONS = ("name", "data_dir", "secret_key")
@@ -134,17 +136,21 @@ class LocalDiskStorage:
             raise
         try:
             written = 0
-            buffer = bytearray()
+            pending: list[bytes] = []
+            pending_size = 0
             async for chunk in chunks:
-                buffer += chunk
-                if len(buffer) >= WRITE_BUFFER:
-                    # Few large writes: one thread hop per MiB, not per network chunk.
-                    await finish_in_thread(write_all, fd, buffer)
-                    written += len(buffer)
-                    buffer = bytearray()
-            if buffer:
-                await finish_in_thread(write_all, fd, buffer)
-                written += len(buffer)
+                # Kept until written: a mutable buffer could change before then.
+                pending.append(chunk if type(chunk) is bytes else bytes(chunk))
+                pending_size += len(chunk)
+                if pending_size >= WRITE_BUFFER or len(pending) >= WRITE_PIECES:
+                    # Few large writes: one thread hop per MiB, not per network chunk, and
+                    # writev, not a joined copy of the chunks.
+                    await finish_in_thread(write_all, fd, pending)
+                    written += pending_size
+                    pending, pending_size = [], 0
+            if pending:
+                await finish_in_thread(write_all, fd, pending)
+                written += pending_size
             if size is not None and written != size:
                 raise ValueError(f"put {key!r}: expected {size} bytes, got {written}")
             await finish_in_thread(commit, fd, temp_path, path)
@@ -229,6 +235,68 @@ class LocalDiskStorage:
         finally:
             os.close(fd)
         return info, span, data
+
+    async def stat_and_open(self, key: str, choose, limit: int):
+        """One open per request, for the /media/ gateway: (stat or None, span, fd or None,
+        bytes or None), with span = `choose(stat)` -> (start, end) or None.
+
+        fd (the caller closes it): every byte of the span is in the page cache (checked with
+        cachestat, one syscall), so it can be sent with sendfile on the event loop, zero-copy.
+        bytes: a span of at most `limit` bytes not all cached, read in a worker thread (or
+        with RWF_NOWAIT on the loop where cachestat is missing). Neither: no object, nothing
+        to send, or a large uncached span (stream it with open_range, which uses threads).
+        """
+        stat, span, fd = self._open_for_span(key, choose)
+        if fd is None:
+            return stat, span, None, None
+        start, end = span
+        try:
+            if all_cached(fd, start, end - start + 1):
+                fd, handed_over = -1, fd
+                return stat, span, handed_over, None
+            if end - start + 1 > limit:
+                return stat, span, None, None
+            if self.inline_cached_reads:
+                try:
+                    return stat, span, None, read_cached(fd, end - start + 1, start)
+                except WouldBlock:
+                    pass
+            return stat, span, None, await finish_in_thread(os.pread, fd, end - start + 1, start)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _open_for_span(self, key: str, choose):
+        """On the loop: open the object, fstat it, `choose` the span. (stat, span, fd),
+        fd open only when there is a span to send."""
+        path = self._path(key, for_reading=True)
+        try:
+            # Non-blocking open: a FIFO planted under the root must not hang the loop.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError):
+            return None, None, None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink: not an object
+                return None, None, None
+            raise
+        try:
+            # fstat of the open file: the stat and the bytes sent are of the same inode.
+            info = os.fstat(fd)
+            if not stat_module.S_ISREG(info.st_mode):
+                os.close(fd)
+                return None, None, None
+            stat = ObjectStat(key=key, size=info.st_size,
+                              etag=f"{info.st_size:x}-{info.st_mtime_ns:x}",
+                              last_modified=info.st_mtime,
+                              content_type=read_content_type(fd, key))
+            span = choose(stat)
+        except BaseException:
+            os.close(fd)
+            raise
+        if span is None:
+            os.close(fd)
+            return stat, None, None
+        return stat, span, fd
 
     async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
         if start < 0 or end < start:
@@ -419,10 +487,54 @@ def read_cached(fd: int, size: int, offset: int) -> bytes:
     return view.tobytes()
 
 
-def write_all(fd: int, data: bytes | bytearray) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+class _CacheRange(ctypes.Structure):
+    _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+
+class _CacheStat(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in
+                ("nr_cache", "nr_dirty", "nr_writeback", "nr_evicted", "nr_recently_evicted")]
+
+
+CACHESTAT_SYSCALL = 451  # Linux >= 6.5, the same number on every architecture
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_syscall = None  # libc's syscall(), once cachestat has been seen to work; False: it does not
+
+
+def all_cached(fd: int, offset: int, length: int) -> bool:
+    """Whether every page of the span is in the page cache (Linux cachestat(2)); False
+    when that cannot be known (older kernels, other systems). One syscall, no copy."""
+    global _syscall
+    if _syscall is False:
+        return False
+    if _syscall is None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            _syscall = libc.syscall
+            _syscall.restype = ctypes.c_long
+        except (OSError, AttributeError):
+            _syscall = False
+            return False
+    counts = _CacheStat()
+    if _syscall(CACHESTAT_SYSCALL, fd, ctypes.byref(_CacheRange(offset, length)),
+                ctypes.byref(counts), 0) != 0:
+        if ctypes.get_errno() in (errno.ENOSYS, errno.EPERM, errno.EOPNOTSUPP):
+            _syscall = False  # no cachestat here (or a seccomp filter refuses it)
+        return False
+    pages = (offset + length - 1) // PAGE_SIZE - offset // PAGE_SIZE + 1
+    return counts.nr_cache >= pages
+
+
+def write_all(fd: int, data: bytes | bytearray | list[bytes]) -> None:
+    """Write bytes, or a list of them with writev (no joining copy), to the end."""
+    views = [memoryview(piece) for piece in (data if isinstance(data, list) else [data]) if piece]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
 
 
 def commit(fd: int, temp_path: str, path: str) -> None:
@@ -460,8 +572,13 @@ def root_owner(directory: str) -> str | None:
         return None
 
 
-def read_content_type(path: str, key: str) -> str:
+def read_content_type(path: str | int, key: str) -> str:
+    """The type stored with the object (an xattr) of a path or an open file, else guessed."""
     try:
-        return os.getxattr(path, CONTENT_TYPE_XATTR, follow_symlinks=False).decode()
+        if isinstance(path, int):
+            value = os.getxattr(path, CONTENT_TYPE_XATTR)
+        else:
+            value = os.getxattr(path, CONTENT_TYPE_XATTR, follow_symlinks=False)
+        return value.decode()
     except (OSError, UnicodeDecodeError):
         return guess_content_type(key)
