@@ -48,9 +48,9 @@ async def post_presigned(client, url: str, fields: dict, data: bytes):
         return response.status_code, response.content
 
 
-async def wait_for_status(client, headers, track_id: str, wanted=("ready", "failed"),
+async def wait_for_status(client, headers, track_id: str, wanted=("completed", "failed"),
                           limit: float = 120) -> dict:
-    """Poll the status endpoint until the track is ready or failed (bounded: a stuck job fails)."""
+    """Poll the status endpoint until the track is completed or failed (bounded: a stuck job fails)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     while True:

@@ -168,8 +168,8 @@ def test_sigkill_during_a_transcode_then_restart_completes_the_track(tmp_path):
         server.start()
         with httpx.Client(base_url=server.url, timeout=WAIT_LIMIT) as client:
             final = wait_for(lambda: transcode_status(client, headers, track_id, lambda s: (
-                s["status"] in ("ready", "failed"))), "the transcode to finish", limit=180)
-            assert final["status"] == "ready", (final, server.output()[-3000:])
+                s["status"] in ("completed", "failed"))), "the transcode to finish", limit=180)
+            assert final["status"] == "completed", (final, server.output()[-3000:])
             detail = client.get(f"/api/tracks/{track_id}", headers=headers).json()
             assert abs(detail["duration_seconds"] - TRANSCODE_SECONDS) < 0.2
             master = parse_master_playlist(client.get(detail["hls_master_url"]).text)

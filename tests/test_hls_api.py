@@ -84,8 +84,10 @@ async def test_upload_transcode_play_and_delete(env, tones):
     code, body = await env.complete(env.alice, track_id)
     assert code == 200, body
     assert body["status"] == "processing"
+    # The seed's app polls until it reads "completed" (its TrackProcessingStatus), not "ready".
     final = await wait_for_status(env.client, env.alice, track_id)
-    assert final == {"track_id": track_id, "status": "ready", "progress": 100.0, "error": None}
+    assert final == {"track_id": track_id, "status": "completed", "state": "ready",
+                     "progress": 100.0, "error": None}
 
     response = await env.client.get(f"/api/tracks/{track_id}", headers=env.alice)
     detail = await response.get_json()

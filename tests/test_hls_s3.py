@@ -39,7 +39,7 @@ async def test_s3_upload_transcode_and_play(s3env, tmp_path):
     code, body = await env.complete(env.alice, init["track_id"])
     assert code == 200, body
     final = await wait_for_status(env.client, env.alice, init["track_id"])
-    assert final["status"] == "ready", final
+    assert final["status"] == "completed", final
     detail = await (await env.client.get(f"/api/tracks/{init['track_id']}", headers=env.alice)).get_json()
     assert (detail["title"], detail["artist_name"]) == ("Cloud", "Bucket")
 

@@ -557,7 +557,7 @@ async def reuse_presigned_upload_after_complete(world: World, who: dict) -> bool
         refused.append(status == 403)
         assert status in (200, 201, 204, 403), body
     final = await wait_for_status(world.client, who, init["track_id"])
-    assert final["status"] == "ready", final
+    assert final["status"] == "completed", final
     track = await Track.get(id=init["track_id"])
     storage = world.host.storage.get(track.backend)
     stored = b"".join([chunk async for chunk in storage.open_range(track.audio_key, 0, len(audio) - 1)])

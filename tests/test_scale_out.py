@@ -222,10 +222,10 @@ async def test_a_track_uploaded_through_a_is_transcoded_by_the_worker_and_plays_
 
         async def finished():
             status = (await b.get(f"/tracks/upload/status/{track_id}", headers=alice)).json()
-            return status if status["status"] in ("ready", "failed") else None
+            return status if status["status"] in ("completed", "failed") else None
 
         final = await eventually(finished, timeout=60)
-        assert final and final["status"] == "ready", final
+        assert final and final["status"] == "completed", final
         detail = (await a.get(f"/api/tracks/{track_id}", headers=alice)).json()
         assert (detail["title"], detail["artist_name"]) == ("Scaled", "Out")
 

@@ -53,9 +53,15 @@ async def upload_complete(data: TrackUploadCompleteRequest):
     409 if the file was not uploaded yet or the upload was already completed.
     """
     track = await store.owned_track(data.track_id, await current_user())
-    track = await store.complete_upload(track)
-    status, progress, error = await store.progress_of(track)
-    return {"track_id": str(track.id), "status": status, "progress": progress, "error": error}
+    return await processing_status(await store.complete_upload(track))
+
+
+async def processing_status(track) -> dict:
+    """Seed 004's TrackProcessingStatusResponse: its words (pending, processing, completed,
+    failed), which its client polls for; ours (`ready`) in the extra field `state`."""
+    state, progress, error = await store.progress_of(track)
+    return {"track_id": str(track.id), "status": store.SEED_STATUS[state], "state": state,
+            "progress": progress, "error": error}
 
 
 @blueprint.get("/tracks/upload/status/<track_id>")
@@ -63,10 +69,9 @@ async def upload_complete(data: TrackUploadCompleteRequest):
 @document_response(TrackProcessingStatusResponse, 200)
 @require_user
 async def upload_status(track_id: str):
-    """Processing status: pending, processing (progress 0-100), ready or failed (with the error)."""
-    track = await store.owned_track(track_id, await current_user())
-    status, progress, error = await store.progress_of(track)
-    return {"track_id": str(track.id), "status": status, "progress": progress, "error": error}
+    """Processing status in the seed's words: pending, processing (progress 0-100), completed
+    or failed (with the error); `state` is this server's word (`ready` for completed)."""
+    return await processing_status(await store.owned_track(track_id, await current_user()))
 
 
 # -- tracks -------------------------------------------------------------------------------

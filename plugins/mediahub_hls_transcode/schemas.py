@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,7 +41,8 @@ class TrackUploadCompleteRequest(BaseModel):
 
 class TrackProcessingStatusResponse(BaseModel):
     track_id: str
-    status: str
+    status: Literal["pending", "processing", "completed", "failed"]
+    state: Literal["pending", "processing", "ready", "failed"]
     progress: float
     error: Optional[str] = None
 

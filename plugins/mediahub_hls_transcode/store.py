@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("mediahub.hls_transcode")
 
 PENDING, PROCESSING, READY, FAILED = "pending", "processing", "ready", "failed"
+# Seed 004's TrackProcessingStatus words for each state, on its upload endpoints.
+SEED_STATUS = {PENDING: "pending", PROCESSING: "processing", READY: "completed", FAILED: "failed"}
 # Extension the uploader declares -> the Content-Type pinned in the upload policy.
 AUDIO_EXTENSIONS = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac",
                     "ogg": "audio/ogg", "opus": "audio/ogg", "oga": "audio/ogg",

@@ -61,10 +61,10 @@ def library_track(url: str, token: str, path) -> str:
     auth = {"Authorization": f"Bearer {token}"}
     for _ in range(600):  # bounded: a stuck job fails the test instead of hanging it
         status = httpx.get(f"{url}/tracks/upload/status/{init['track_id']}", headers=auth).json()
-        if status["status"] in ("ready", "failed"):
+        if status["status"] in ("completed", "failed"):
             break
         time.sleep(0.1)
-    assert status["status"] == "ready", status
+    assert status["status"] == "completed", status
     return init["track_id"]
 
 

@@ -38,7 +38,7 @@
     for (;;) {
       var status = await json(await window.mediahub.fetch("/tracks/upload/status/" + trackId));
       processingBar.value = status.progress;
-      if (status.status === "ready") { statusLine.textContent = "Ready — it is in your tracks."; return; }
+      if (status.status === "completed") { statusLine.textContent = "Ready — it is in your tracks."; return; }
       if (status.status === "failed") throw new Error("Processing failed: " + status.error);
       statusLine.textContent = "Processing… " + Math.round(status.progress) + "%";
       await new Promise(function (done) { setTimeout(done, 700); });
