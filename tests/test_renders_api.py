@@ -270,6 +270,34 @@ async def test_a_bad_token_field_is_401_and_keeps_nothing(local, samples):
     await local.assert_nothing_kept()
 
 
+NOT_AUDIO = b"<!doctype html><html>" + bytes(4096)
+
+
+async def test_credentials_are_checked_before_the_file_is_read(local, samples):
+    """The seed's client: token, format, bitrate, duration, then the file; no other header."""
+    app_client = local.app.test_client()
+    seed_fields = [("token", b"not-a-token"), ("format", b"mp3"), ("bitrate", b"320"),
+                   ("duration", b"45.5")]
+    response = await local.upload(NOT_AUDIO, {}, fields=seed_fields, client=app_client)
+    assert response.status_code == 401, await response.get_json()  # not 415: the file was not sniffed
+    assert (await response.get_json())["error"]["code"] == "unauthorized"
+    # A token after the file: the file may be read, but the answer is still 401, nothing kept.
+    for data in (NOT_AUDIO, samples["tone_id3.mp3"]):
+        response = await local.upload(data, {}, fields=[("format", b"mp3")],
+                                      after=[("token", b"not-a-token")], client=app_client)
+        assert response.status_code == 401, await response.get_json()
+    response = await local.upload(samples["tone_id3.mp3"], {}, fields=[("format", b"flac")],
+                                  after=[("token", b"not-a-token")], client=app_client)
+    assert response.status_code == 401  # not the format mismatch: that is for a signed-in caller
+    await local.assert_nothing_kept()
+    # With a good token after the file, the file's own problems are told.
+    token = local.alice["Authorization"].split()[1].encode()
+    response = await local.upload(NOT_AUDIO, {}, fields=[("format", b"mp3")], after=[("token", token)],
+                                  client=app_client)
+    assert response.status_code == 415, await response.get_json()
+    await local.assert_nothing_kept()
+
+
 # -- pages, menu and settings ------------------------------------------------------------------
 
 

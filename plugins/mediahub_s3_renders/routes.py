@@ -14,9 +14,8 @@ from quart_schema import (DataSource, document_request, document_response, secur
 
 from mediahub import (BadRequest, MediaObject, Unauthorized, UnsupportedMediaType, UploadRejected,
                       User, csrf_token_in_body, current_host, current_user, html_page,
-                      ingest_multipart, media_response, media_route, require_user,
-                      user_for_access_token)
-from mediahub_s3_renders import formats, store, waveform
+                      media_response, media_route, require_user, user_for_access_token)
+from mediahub_s3_renders import formats, store, upload_form, waveform
 from mediahub_s3_renders.models import Render
 from mediahub_s3_renders.schemas import (AttachRender, AudioUpload, MessageCreate, MessageDeleted,
                                          MessageList, MessageOut, RenderAttached, RenderOut,
@@ -112,19 +111,7 @@ async def upload_audio():
     the waveform come from the file itself. Authenticate with a bearer token or the seed's
     `token` form field.
     """
-    user = await current_user()
-    checked: dict = {}
-
-    async def check_fields(fields: dict[str, str]) -> None:
-        try:
-            checked.update(formats.parse_upload_fields(fields))
-        except ValueError as exc:
-            raise BadRequest(str(exc), code="invalid_field") from None
-        checked["user"] = user or await acting_user(checked["token"])
-
-    media, _ = await ingest_multipart(
-        request, file_field="file", key_prefix="renders/", purpose="render", user=user,
-        allowed=formats.ALL_TYPES, validate_fields=check_fields)
+    media, checked = await upload_form.read(await current_user())
     try:
         render = await store_render(media, checked)
     except BaseException:
