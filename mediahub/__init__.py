@@ -10,6 +10,7 @@ from mediahub.accounts import create_guest, login_throttle as sign_in_throttle, 
 from mediahub.auth import json_body
 from mediahub.bus import BusUnavailable
 from mediahub.csrf import token_in_body as csrf_token_in_body
+from mediahub.decoding import DecodeTooLong, check_duration, decode_slot, format_duration
 from mediahub.errors import (
     BadRequest,
     ConfigProblem,
@@ -72,7 +73,8 @@ __all__ = [
     # plugin commands
     "run_with_services",
     # media tools
-    "ffmpeg_path", "probe", "AudioInfo", "NotAudio",
+    "ffmpeg_path", "probe", "AudioInfo", "NotAudio", "decode_slot", "check_duration",
+    "DecodeTooLong", "format_duration",
     # WebSockets
     "DirectSocket", "text_frame",
 ]

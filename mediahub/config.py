@@ -41,6 +41,11 @@ class ServerSettings(Section):
     # last X-Forwarded-For / -Proto / -Host value. 0 (direct): those headers are ignored,
     # since anyone could send them.
     trusted_proxy_hops: int = Field(0, ge=0, le=10)
+    # Decoding uploads (waveforms, HLS, loudness): this many ffmpeg runs at once per process,
+    # each killed after decode_timeout seconds; a request waits decode_wait s for a slot.
+    max_concurrent_decodes: int = Field(2, ge=1, le=64)
+    decode_timeout: float = Field(120.0, gt=0)
+    decode_wait: float = Field(20.0, ge=0)
 
 
 class DatabaseSettings(Section):

@@ -153,3 +153,21 @@ async def test_publisher_stores_event_playlists_then_vod(mediahub_app_factory, t
 
 async def _noop():
     return None
+
+
+async def test_a_transcode_past_its_time_limit_is_killed():
+    import sys
+    import time
+
+    async def ignore(percent: float) -> None:
+        pass
+
+    started = time.monotonic()
+    with pytest.raises(transcode.TranscodeFailed, match="longer than 0.2 s"):
+        await transcode.run([sys.executable, "-c", "import time; time.sleep(60)"], 0, ignore, 0.2)
+    assert time.monotonic() - started < 10
+
+
+def test_the_ffmpeg_command_reads_no_more_than_the_duration_limit(tmp_path):
+    command = transcode.hls_command("ffmpeg", "in.mp3", str(tmp_path), ladder([96]), 6, 600)
+    assert command[command.index("-i") - 2:command.index("-i")] == ["-t", "601.000"]

@@ -82,3 +82,20 @@ def test_good_upload_fields():
                                         "token": "t"}) == {
         "format": "webm", "bitrate": 128, "duration": 2.5, "token": "t"}
     assert formats.parse_upload_fields({"bitrate": "", "duration": ""})["duration"] is None
+
+
+def test_decode_is_killed_at_its_time_limit_and_stops_past_its_length(tmp_path):
+    import subprocess
+    import time
+
+    from mediahub import ffmpeg_path
+
+    path = tmp_path / "hour.flac"
+    subprocess.run([ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "anullsrc=r=8000:cl=mono", "-t", "3600", "-c:a", "flac", str(path)], check=True)
+    started = time.monotonic()
+    with pytest.raises(waveform.TooLong, match="longer than 0.05 s"):
+        waveform.decode(path, 10, timeout=0.05)
+    assert time.monotonic() - started < 30  # killed, not decoded to the end
+    with pytest.raises(waveform.TooLong, match="more than 60 s"):
+        waveform.decode(path, 10, max_seconds=60)

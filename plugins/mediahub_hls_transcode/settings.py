@@ -19,6 +19,11 @@ class HlsSettings(BaseModel):
     # How long presigned upload URLs and signed playlist URLs stay valid.
     upload_url_ttl: int = Field(3600, ge=60, le=7 * 86400)
     max_artwork_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # Longer tracks fail with a clear error (a few KB can claim hours), and ffmpeg stops
+    # there even if the file's headers lie; a transcode running longer than
+    # transcode_timeout seconds is killed. At most [jobs] concurrency run at once.
+    max_duration_seconds: float = Field(4 * 3600, gt=0)
+    transcode_timeout: float = Field(1800.0, gt=0)
 
     @field_validator("renditions")
     @classmethod

@@ -24,9 +24,12 @@ class TranscodeFailed(RuntimeError):
 
 
 def hls_command(ffmpeg_binary: str, source: str, workdir: str, renditions: list[Rendition],
-                segment_seconds: int) -> list[str]:
-    """One ffmpeg run: decode once, encode every rendition to fMP4 HLS, measure EBU R128."""
-    stream = ffmpeg.input(source).audio
+                segment_seconds: int, max_seconds: float | None = None) -> list[str]:
+    """One ffmpeg run: decode once, encode every rendition to fMP4 HLS, measure EBU R128.
+
+    With max_seconds, ffmpeg reads no more than that (plus a second) of the input."""
+    limit = {"t": f"{max_seconds + 1:.3f}"} if max_seconds else {}
+    stream = ffmpeg.input(source, **limit).audio
     outputs = []
     for rendition in renditions:
         folder = os.path.join(workdir, rendition.name)
@@ -76,8 +79,18 @@ def readable_error(stderr: str, returncode: int) -> str:
 
 
 async def run(command: list[str], duration: float,
-              on_progress: Callable[[float], Awaitable[None]]) -> str:
-    """Run ffmpeg, reporting progress; return its stderr, or raise TranscodeFailed."""
+              on_progress: Callable[[float], Awaitable[None]], timeout: float | None = None) -> str:
+    """Run ffmpeg, reporting progress; return its stderr, or raise TranscodeFailed.
+
+    ffmpeg is killed after timeout seconds (TranscodeFailed says so)."""
+    try:
+        return await asyncio.wait_for(run_to_end(command, duration, on_progress), timeout)
+    except asyncio.TimeoutError:
+        raise TranscodeFailed(f"processing took longer than {timeout:g} s and was stopped") from None
+
+
+async def run_to_end(command: list[str], duration: float,
+                     on_progress: Callable[[float], Awaitable[None]]) -> str:
     process = await asyncio.create_subprocess_exec(
         *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)

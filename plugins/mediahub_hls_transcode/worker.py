@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from mediahub import NotAudio, ffmpeg_path, first_result, probe
+from mediahub import NotAudio, ffmpeg_path, first_result, format_duration, probe
 from mediahub_hls_transcode import store, transcode
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import (Rendition, as_event, as_vod, ladder,
@@ -63,11 +63,19 @@ class Transcode:
             await self.download(source)
             info = await self.read_tags(source)
             duration = info.duration if info else 0.0
+            limit = self.config.max_duration_seconds
+            if duration > limit:
+                # Trying again cannot help: fail now, with what the uploader can act on.
+                message = (f"the track is {format_duration(duration)} long; at most "
+                           f"{format_duration(limit)} is accepted")
+                await Track.filter(id=self.track.id, status=store.PROCESSING).update(
+                    status=store.FAILED, error=message)
+                return {"refused": message}
             for rendition in self.renditions:
                 os.makedirs(os.path.join(workdir, rendition.name))
             publisher = Publisher(self.storage, self.track, workdir, self.renditions)
             command = transcode.hls_command(ffmpeg_path(), source, workdir, self.renditions,
-                                            self.config.segment_seconds)
+                                            self.config.segment_seconds, limit)
             last_publish = 0.0
 
             async def on_progress(percent: float) -> None:
@@ -77,7 +85,8 @@ class Transcode:
                     last_publish = time.monotonic()
                     await publisher.publish()
 
-            stderr = await transcode.run(command, duration, on_progress)
+            stderr = await transcode.run(command, duration, on_progress,
+                                         self.config.transcode_timeout)
             published = await publisher.publish(final=True)
             await self.join_collection(source)
         loudness = transcode.integrated_loudness(stderr)

@@ -15,6 +15,9 @@ class RendersSettings(BaseModel):
     max_snapshot_bytes: int = Field(256 * 1024, ge=1024, le=4 * 1024 * 1024)
     # How many waveform peaks a render gets (computed once, when it is stored).
     waveform_peaks: int = Field(200, ge=16, le=2000)
+    # Longer renders are refused (422 audio_too_long), whatever their size: a few KB of FLAC
+    # can hold hours of silence, and measuring it means decoding all of it.
+    max_duration_seconds: float = Field(4 * 3600, gt=0)
 
 
 @hookimpl

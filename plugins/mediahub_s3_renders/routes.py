@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -12,9 +13,10 @@ from quart import Blueprint, render_template, request
 from quart_schema import (DataSource, document_request, document_response, security_scheme,
                           validate_querystring, validate_request)
 
-from mediahub import (BadRequest, MediaObject, Unauthorized, UnsupportedMediaType, UploadRejected,
-                      User, csrf_token_in_body, current_host, current_user, html_page,
-                      media_response, media_route, require_user, user_for_access_token)
+from mediahub import (BadRequest, DecodeTooLong, MediaObject, NotAudio, Unauthorized,
+                      UnsupportedMediaType, UploadRejected, User, check_duration,
+                      csrf_token_in_body, current_host, current_user, decode_slot, html_page,
+                      media_response, media_route, probe, require_user, user_for_access_token)
 from mediahub_s3_renders import formats, store, upload_form, waveform
 from mediahub_s3_renders.models import Render
 from mediahub_s3_renders.schemas import (AttachRender, AudioUpload, MessageCreate, MessageDeleted,
@@ -148,11 +150,22 @@ async def decode_object(media: MediaObject) -> waveform.Decoded:
             if media.size:
                 async for chunk in storage.open_range(media.key, 0, media.size - 1):
                     await asyncio.to_thread(copy.write, chunk)
-        try:
-            return await asyncio.to_thread(waveform.decode, path, store.settings().waveform_peaks)
-        except waveform.Undecodable as exc:
-            raise UploadRejected(f"the file could not be decoded as audio: {exc}",
-                                 code="undecodable_audio") from None
+        config = store.settings()
+        # What the file's own headers claim is checked before any decoding; the decode
+        # itself stops past the limit, so a file that lies is caught too.
+        with contextlib.suppress(NotAudio):
+            claimed = await asyncio.to_thread(probe, path)
+            check_duration(claimed.duration, config.max_duration_seconds, "the render")
+        async with decode_slot() as time_limit:
+            try:
+                return await asyncio.to_thread(waveform.decode, path, config.waveform_peaks,
+                                               max_seconds=config.max_duration_seconds,
+                                               timeout=time_limit)
+            except waveform.TooLong as exc:
+                raise DecodeTooLong(f"the render was refused: {exc}") from None
+            except waveform.Undecodable as exc:
+                raise UploadRejected(f"the file could not be decoded as audio: {exc}",
+                                     code="undecodable_audio") from None
     finally:
         os.unlink(path)
 

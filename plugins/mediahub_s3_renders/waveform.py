@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import threading
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ FULL_SCALE = 32768
 
 class Undecodable(ValueError):
     """ffmpeg could not decode the file as audio (or it holds no samples)."""
+
+
+class TooLong(ValueError):
+    """More audio than max_seconds, or the decode ran past its time limit (ffmpeg was killed)."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +54,25 @@ def reduce_peaks(maxima: list[int], count: int) -> list[float]:
     return peaks
 
 
-def decode(path: str | Path, count: int) -> Decoded:
+def decode(path: str | Path, count: int, *, max_seconds: float = float("inf"),
+           timeout: float | None = None) -> Decoded:
     """Decode `path` with ffmpeg: its duration (from the samples themselves) and `count` peaks.
 
-    Blocking: run it through asyncio.to_thread. Raises Undecodable.
+    ffmpeg stops just past max_seconds of audio and is killed after timeout seconds; either
+    raises TooLong. Blocking: run it through asyncio.to_thread. Raises Undecodable.
     """
+    limit = [] if max_seconds == float("inf") else ["-t", f"{max_seconds + 1:.3f}"]
     command = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path),
-               "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-acodec", "pcm_s16le",
-               "pipe:1"]
+               *limit, "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le",
+               "-acodec", "pcm_s16le", "pipe:1"]
     # stderr goes to a file: a pipe nobody reads while stdout streams could fill and stall ffmpeg.
     errors_file = tempfile.TemporaryFile()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors_file,
                                stdin=subprocess.DEVNULL)
+    killer = threading.Timer(timeout, process.kill) if timeout else None
+    if killer:
+        killer.daemon = True
+        killer.start()
     maxima: list[int] = []
     total = 0
     pending = b""
@@ -82,9 +94,15 @@ def decode(path: str | Path, count: int) -> Decoded:
     finally:
         process.stdout.close()
         returncode = process.wait()
+        if killer:
+            killer.cancel()
         errors_file.seek(0)
         errors = errors_file.read(64 * 1024)
         errors_file.close()
+    if killer and killer.finished.is_set() and returncode < 0:
+        raise TooLong(f"decoding took longer than {timeout:g} s")
+    if total > max_seconds * SAMPLE_RATE:
+        raise TooLong(f"it holds more than {max_seconds:g} s of audio")
     if returncode != 0 or total == 0:
         message = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no audio samples"]
         raise Undecodable(message[0])
