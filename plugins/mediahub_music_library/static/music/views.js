@@ -276,7 +276,7 @@ export async function playlist({ id }, url, ctx) {
           "aria-label": `Remove ${track.title} from ${list.name}`, title: "Remove from playlist", text: "✕",
         })],
       }) : empty("Add tracks with ⋯ → Add to playlist."),
-      gone > 0 ? empty(`${gone} of its tracks are no longer in the collection.`) : null,
+      gone > 0 ? empty(`${gone} of its songs are not in this collection (removed, or added by another app).`) : null,
     ],
   };
 }
