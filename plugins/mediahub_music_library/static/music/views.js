@@ -8,6 +8,7 @@ import {
 } from "./dom.js";
 
 const PAGE = 100;
+const FAVORITES_SHOWN = 500;
 
 function actions(buttons) {
   return el("div", { class: "view-actions" }, buttons);
@@ -223,13 +224,16 @@ export async function favorites(params, url, ctx) {
   const missing = await needsLibrary(ctx, "Favorites");
   if (missing) return missing;
   const all = (ctx.library.data && ctx.library.data.favorites) || [];
-  const tracks = await tracksByIds(all.filter((f) => f.videoId.startsWith("tr-")).map((f) => f.videoId));
+  // The newest first, and a bounded number: a library may hold 10,000 favorites.
+  const trackIds = all.filter((f) => f.videoId.startsWith("tr-")).map((f) => f.videoId);
+  const tracks = await tracksByIds(trackIds.slice(0, FAVORITES_SHOWN));
   const albumsLiked = all.filter((f) => f.videoId.startsWith("al-"));
   const artistsLiked = all.filter((f) => f.videoId.startsWith("ar-"));
   const nodes = [heading("Favorites")];
   nodes.push(el("h2", { text: "Tracks" }));
   nodes.push(tracks.length ? actions([button("Play all", "play-view")]) : null,
-             tracks.length ? trackList(tracks, { label: "Favorite tracks" }) : empty("♥ a track to find it here."));
+             tracks.length ? trackList(tracks, { label: "Favorite tracks" }) : empty("♥ a track to find it here."),
+             trackIds.length > FAVORITES_SHOWN ? empty(`The newest ${FAVORITES_SHOWN} of ${trackIds.length} are shown.`) : null);
   if (albumsLiked.length) nodes.push(el("h2", { text: "Albums" }), el("ul", { class: "album-grid", "aria-label": "Favorite albums" }, albumsLiked.map((i) => storedCard(i, "album"))));
   if (artistsLiked.length) nodes.push(el("h2", { text: "Artists" }), el("ul", { class: "artist-list", "aria-label": "Favorite artists" }, artistsLiked.map((i) => storedCard(i, "artist"))));
   return { title: "Favorites", nodes };
