@@ -263,8 +263,11 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
         laptop.get_by_role("link", name="Lemonade").first.click()
         laptop.locator(".album-head").get_by_role("button", name="Favorite Lemonade").click()
 
-        wait_for_library(laptop, lambda d: [q["title"] for q in d["queue"]] == queue_order,
-                         "the search results as the queue")
+        saved = wait_for_library(
+            laptop, lambda d: [q["title"] for q in d["queue"]] == queue_order
+            and d["queue_state"]["positionSec"] > 2.5, "the search results as the queue, paused at 3 s")
+        assert saved["queue"][saved["queue_state"]["current"]]["title"] == "Hoppípolla"
+        position = saved["queue_state"]["positionSec"]
         assert laptop.evaluate("window.sameDocument") == "yes"
 
         # The same listener on a phone.
@@ -275,6 +278,11 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
         expect(liked.get_by_role("button", name="Favorite Formation")).to_have_attribute(
             "aria-pressed", "true")
         expect(phone.get_by_role("list", name="Favorite albums")).to_contain_text("Lemonade")
+        # The queue at the same track and position, paused until the listener presses play.
+        expect(phone.locator("#player-title")).to_have_text("Hoppípolla")
+        phone.wait_for_function("p => Math.abs(window.mediahubMusic.player.position() - p) < 0.5",
+                                arg=position)
+        assert audio(phone, "a.paused")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
         phone.get_by_role("link", name="Queue").click()
         expect(phone.get_by_role("list", name="Queue").locator(".track-title")).to_have_text(queue_order)
@@ -291,17 +299,18 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
         phone.get_by_role("button", name="Remove Formation from Road trip").click()
         expect(phone.get_by_role("list", name="Tracks of Road trip")).to_have_count(0)
 
-        # Data saver (a phone on mobile data): an Opus transcode, seeking starts a new one.
+        # Data saver (a phone on mobile data): play resumes where the laptop paused, as an
+        # Opus transcode started there; a seek starts a new one.
         phone.locator(".music-nav").get_by_role("link", name="Home").click()
         phone.get_by_label("Streaming quality").select_option("data-saver")
         phone.get_by_role("button", name="Play", exact=True).click()
+        phone.wait_for_function("""p => { const player = window.mediahubMusic.player;
+            return player.audio.currentSrc.includes('format=opus') && !player.audio.paused
+                && player.time() > p + 0.3; }""", arg=int(position), timeout=WAIT_MS)
+        seek(phone, 1)
         phone.wait_for_function("""() => { const p = window.mediahubMusic.player;
-            return p.audio.currentSrc.includes('format=opus') && !p.audio.paused && p.time() > 0.3; }""",
-                                timeout=WAIT_MS)
-        seek(phone, 3)
-        phone.wait_for_function("""() => { const p = window.mediahubMusic.player;
-            return p.audio.currentSrc.includes('timeOffset=3') && !p.audio.paused && p.time() > 3.2; }""",
-                                timeout=WAIT_MS)
+            return p.audio.currentSrc.includes('timeOffset=1') && !p.audio.paused
+                && p.time() > 1.2 && p.time() < 3; }""", timeout=WAIT_MS)
         assert laptop.evaluate("window.pwned") is None and phone.evaluate("window.pwned") is None
         assert laptop_problems == [] and phone_problems == []
     finally:
