@@ -28,10 +28,12 @@ LAYERS = [
               "mediahub.errors_http", "mediahub.openapi", "mediahub.websocket_fanout"]),
     ("services", ["mediahub.host", "mediahub.plugins", "mediahub.dispatch", "mediahub.hookspecs",
                   "mediahub.storage", "mediahub.ledger", "mediahub.bus", "mediahub.jobs",
-                  "mediahub.job_*", "mediahub.scheduler", "mediahub.tokens", "mediahub.db"]),
+                  "mediahub.job_*", "mediahub.scheduler", "mediahub.tokens", "mediahub.db",
+                  "mediahub.decoding"]),
     ("foundation", ["mediahub.config", "mediahub.errors", "mediahub.datatypes", "mediahub.ranges",
                     "mediahub.sniff", "mediahub.markers", "mediahub.models", "mediahub.media",
                     "mediahub.passwords", "mediahub.migration_lock", "mediahub.migrations",
+                    "mediahub.security_headers",
                     "mediahub.migrations.*", "mediahub._compat", "mediahub._compat.*"]),
 ]
 
