@@ -1,4 +1,5 @@
-"""What every benchmark needs: Debian tools on demand, free loopback ports, waiting for a server."""
+"""What every benchmark needs: Debian tools on demand, free loopback ports, waiting for a server,
+and the lines every one prints (the machine, the spread of ratios, whether targets are met)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,23 @@ def stop_processes(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(10)
+
+
+def machine_line() -> str:
+    """Cores and load: ratios measured in one run are what count, absolute numbers move
+    with whatever else the machine runs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"machine: {cores} cores (os.cpu_count() = {os.cpu_count()}), load average {load}"
+
+
+def spread(values: list[float]) -> str:
+    """`min-max` of per-round ratios (each round runs every server back to back)."""
+    if not values:
+        return "-"
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def verdict(checks: list[tuple[str, bool]]) -> str:
+    missed = [name for name, met in checks if not met]
+    return "targets met: yes" if not missed else f"targets met: NO ({', '.join(missed)})"

@@ -1,13 +1,23 @@
-"""Benchmark: mediahub's /media/ download path against nginx (sendfile) on the same 64 MiB file.
+"""Benchmark: mediahub's /media/ download path against a bare Hypercorn app and nginx, same 64 MiB file.
 
-    .venv/bin/python bench/stream.py [--seconds 5] [--repeat 2] [--nginx-workers 1]
+    .venv/bin/python bench/stream.py [--seconds 5] [--repeat 3] [--nginx-workers 1] [--no-extras]
+                                     [--only 1mib|whole|64kib ...]
 
-Installs nginx and wrk with apt-get if they are missing. Starts nginx (its own config,
-a free loopback port, sendfile on) and `mediahub serve` (a temp data dir; the file is put
-through the local-disk backend and fetched by its signed /media/ URL), drives both with
-wrk, and prints each throughput and the ratio to nginx. Also measured, for reference: a
-bare ASGI app under Hypercorn serving the bytes from memory (the server's own ceiling).
-Not a test: numbers vary by machine and by whatever else it is running.
+Installs nginx and wrk with apt-get if they are missing. Starts, on free loopback ports:
+
+* nginx (its own config, sendfile on) serving the file from the local-disk root;
+* a bare ASGI app under Hypercorn serving the same bytes from memory, no checks: the
+  ceiling of the server stack mediahub runs on (the targets are ratios to it);
+* `mediahub serve` (a temp data dir; the file is put through the local-disk backend and
+  fetched by its signed /media/ URL);
+* extras (skip with --no-extras): nginx in front of a second `mediahub serve` whose
+  local-disk backend hands the bytes to nginx with X-Accel-Redirect (docs/nginx.md), and
+  two `mediahub serve --reuse-port` processes sharing one port.
+
+Each round drives every server in turn with wrk (interleaved: other load on the machine
+then penalises all alike); the best round of each counts, and the spread of the per-round
+ratios is printed. Prints the machine's cores and load, both ratios and whether the
+targets are met (exit status 1 if not). Not a test: numbers vary by machine and load.
 
 `mediahub serve` is one process, so nginx runs one worker by default (per-process
 comparison); pass --nginx-workers 0 for nginx's `auto`.
@@ -27,17 +37,18 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import stop_processes, ensure_debian_tools, free_port, wait_for_port  # noqa: E402
+from harness import (ensure_debian_tools, free_port, machine_line, spread,  # noqa: E402
+                     stop_processes, verdict, wait_for_port)
 
 MiB = 1024 * 1024
 FILE_SIZE = 64 * MiB
 KEY = "bench/big.bin"
 
-# (label, range size or None for the whole file, connections, target ratio)
+# (label, range size or None for the whole file, connections, target ratio to the bare app)
 SCENARIOS = [
-    ("1 MiB ranges, 32 conns", MiB, 32, 0.5),
-    ("whole file, 8 conns", None, 8, 0.8),
-    ("64 KiB ranges, 64 conns", 64 * 1024, 64, 0.3),
+    ("1 MiB ranges, 32 conns", MiB, 32, 0.85),
+    ("whole file, 8 conns", None, 8, 0.85),
+    ("64 KiB ranges, 64 conns", 64 * 1024, 64, 0.85),
 ]
 
 RANGE_SCRIPT = """
@@ -93,12 +104,6 @@ asyncio.run(serve(app, config))
 """
 
 
-
-
-
-
-
-
 async def put_file(data_dir: Path) -> str:
     """Store the file through the local-disk backend; return its signed URL."""
     from mediahub.host import load_secret_key
@@ -119,7 +124,27 @@ async def put_file(data_dir: Path) -> str:
     return await storage.url(KEY, 24 * 3600)
 
 
-def nginx_config(work: Path, port: int, root: Path, workers: int) -> Path:
+def nginx_config(work: Path, port: int, root: Path, workers: int,
+                 accel: tuple[int, int] | None = None) -> Path:
+    """nginx serving root under /media/local/ on `port`; with accel = (port, mediahub's
+    port), also the docs/nginx.md front: /media/ proxied to mediahub, whose
+    X-Accel-Redirect answers nginx serves from an internal location."""
+    front = ""
+    if accel:
+        front_port, upstream_port = accel
+        front = f"""
+            upstream mediahub_accel {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+            server {{
+                listen 127.0.0.1:{front_port};
+                location /media/ {{
+                    proxy_pass http://mediahub_accel;
+                    proxy_http_version 1.1;
+                    proxy_set_header Host $host;
+                    proxy_set_header Connection "";
+                    proxy_buffering off;
+                }}
+                location /_mediahub_files/ {{ internal; alias {root}/; }}
+            }}"""
     config = work / "nginx.conf"
     config.write_text(textwrap.dedent(f"""
         worker_processes {workers or 'auto'};
@@ -141,10 +166,13 @@ def nginx_config(work: Path, port: int, root: Path, workers: int) -> Path:
             server {{
                 listen 127.0.0.1:{port};
                 location /media/local/ {{ alias {root}/; }}
-            }}
-        }}
-    """))
+            }}""") + front + "\n        }\n")
     return config
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url_base: str, path: str, chunk: int | None, connections: int, seconds: int,
@@ -170,13 +198,28 @@ def run_wrk(url_base: str, path: str, chunk: int | None, connections: int, secon
     return megabytes, float(requests.group(1)), int(errors.group(1)) if errors else 0
 
 
+def start_mediahub(config_file: Path, port: int, work: Path, name: str,
+                   *extra: str) -> subprocess.Popen:
+    mediahub_cli = Path(sys.executable).with_name("mediahub")
+    return subprocess.Popen(
+        [str(mediahub_cli), "-c", str(config_file), "serve", "--host", "127.0.0.1",
+         "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "w"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--nginx-workers", type=int, default=1, help="0 = auto")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per server and scenario "
-                        "(the best one counts)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per scenario "
+                        "(every server once per round; the best round of each counts)")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="skip the X-Accel-Redirect front and the two-process run")
+    parser.add_argument("--only", choices=["1mib", "whole", "64kib"], action="append",
+                        help="run only this scenario (repeatable)")
     args = parser.parse_args()
+    scenarios = [scenario for scenario, name in zip(SCENARIOS, ("1mib", "whole", "64kib"))
+                 if not args.only or name in args.only]
     ensure_debian_tools("nginx", "wrk")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -185,56 +228,99 @@ def main() -> int:
         work.chmod(0o755)  # nginx workers run as an unprivileged user and must read the file
         data_dir = work / "data"
         signed_url = asyncio.run(put_file(data_dir))
-        nginx_port, mediahub_port, ceiling_port = free_port(), free_port(), free_port()
+        ports = {name: free_port() for name in ("nginx", "ceiling", "mediahub", "accel front",
+                                                 "accel mediahub", "2 processes")}
         config_file = work / "mediahub.toml"
         config_file.write_text(f'[server]\ndata_dir = "{data_dir}"\nlog_level = "warning"\n')
-        processes = []
+        accel_config = work / "mediahub-accel.toml"
+        accel_config.write_text(config_file.read_text() + textwrap.dedent("""
+            [storage]
+            default = "local"
+            [storage.local]
+            type = "local-disk"
+            x_accel_redirect = "/_mediahub_files/"
+        """))
+        extras = not args.no_extras
+        processes: list[subprocess.Popen] = []
         try:
+            accel = (ports["accel front"], ports["accel mediahub"]) if extras else None
             processes.append(subprocess.Popen(
-                [nginx, "-c", str(nginx_config(work, nginx_port, data_dir / "media",
-                                               args.nginx_workers)), "-p", str(work)],
+                [nginx, "-c", str(nginx_config(work, ports["nginx"], data_dir / "media",
+                                               args.nginx_workers, accel)), "-p", str(work)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            mediahub_cli = Path(sys.executable).with_name("mediahub")
-            processes.append(subprocess.Popen(
-                [str(mediahub_cli), "-c", str(config_file), "serve", "--host", "127.0.0.1",
-                 "--port", str(mediahub_port)],
-                stdout=subprocess.DEVNULL, stderr=open(work / "mediahub.log", "w")))
             processes.append(subprocess.Popen(
                 [sys.executable, "-c", CEILING_APP, str(data_dir / "media" / KEY),
-                 str(ceiling_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_for_port(nginx_port, processes[0])
-            wait_for_port(mediahub_port, processes[1])
-            wait_for_port(ceiling_port, processes[2])
-
+                 str(ports["ceiling"])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            processes.append(start_mediahub(config_file, ports["mediahub"], work, "mediahub"))
+            for process, name in zip(processes, ("nginx", "ceiling", "mediahub")):
+                wait_for_port(ports[name], process)
             targets = {
-                "nginx": (f"http://127.0.0.1:{nginx_port}", f"/media/local/{KEY}"),
-                "mediahub": (f"http://127.0.0.1:{mediahub_port}", signed_url),
-                "ceiling": (f"http://127.0.0.1:{ceiling_port}", f"/{KEY}"),
+                "nginx": (f"http://127.0.0.1:{ports['nginx']}", f"/media/local/{KEY}"),
+                "bare": (f"http://127.0.0.1:{ports['ceiling']}", f"/{KEY}"),
+                "mediahub": (f"http://127.0.0.1:{ports['mediahub']}", signed_url),
             }
-            print(f"file: {FILE_SIZE // MiB} MiB, best of {args.repeat} x {args.seconds} s, "
-                  f"nginx workers: {args.nginx_workers or 'auto'}, mediahub: 1 process")
-            print(f"{'scenario':<26}{'nginx MB/s':>12}{'mediahub MB/s':>15}{'ratio':>8}"
-                  f"{'target':>8}  ok   (bare Hypercorn app: MB/s, ratio)")
-            all_met = True
-            for label, chunk, connections, target in SCENARIOS:
+            pair: list[subprocess.Popen] = []
+            if extras:
+                processes.append(start_mediahub(accel_config, ports["accel mediahub"], work,
+                                                "mediahub-accel"))
+                wait_for_port(ports["accel mediahub"], processes[-1])
+                # One after the other: the first applies migrations, the second finds none.
+                for number in (1, 2):
+                    pair.append(start_mediahub(config_file, ports["2 processes"], work,
+                                               f"mediahub-pair{number}", "--reuse-port"))
+                    processes.append(pair[-1])
+                    wait_for_port(ports["2 processes"], pair[-1])
+                targets["X-Accel"] = (f"http://127.0.0.1:{ports['accel front']}", signed_url)
+                targets["2 procs"] = (f"http://127.0.0.1:{ports['2 processes']}", signed_url)
+                for name in ("X-Accel", "2 procs"):  # warm-up, and a check that it works
+                    base, path = targets[name]
+                    _, _, errors = run_wrk(base, path, MiB, 4, 1, work)
+                    if errors:
+                        raise RuntimeError(f"{name} answered non-2xx responses")
+
+            print(machine_line())
+            print(f"file: {FILE_SIZE // MiB} MiB, {args.repeat} rounds x {args.seconds} s per "
+                  f"server (best round counts), nginx workers: {args.nginx_workers or 'auto'}, "
+                  f"mediahub: 1 process")
+            print(f"{'scenario':<26}{'nginx':>7}{'bare':>7}{'mediahub':>9}   "
+                  f"{'/bare':>6} {'spread':>10} {'target':>6} ok   {'/nginx':>6}"
+                  + ("   X-Accel /nginx   2 procs /bare  cpu split" if extras else ""))
+            checks = []
+            for label, chunk, connections, target in scenarios:
                 measured = {name: 0.0 for name in targets}
+                rounds: list[float] = []
+                split = [0.0, 0.0]
                 for _ in range(args.repeat):
-                    # Alternate the servers and keep each one's best run: other load on
-                    # the machine then penalises both alike instead of one at random.
+                    this_round = {}
                     for name, (base, path) in targets.items():
+                        before = [cpu_seconds(process.pid) for process in pair] if name == "2 procs" else []
                         megabytes, _, errors = run_wrk(base, path, chunk, connections,
                                                        args.seconds, work)
+                        if before:
+                            split = [a + cpu_seconds(process.pid) - b
+                                     for a, b, process in zip(split, before, pair)]
                         if errors:
                             print(f"  warning: {name} answered {errors} non-2xx responses")
+                        this_round[name] = megabytes
                         measured[name] = max(measured[name], megabytes)
-                ratio = measured["mediahub"] / measured["nginx"] if measured["nginx"] else 0.0
-                met = ratio >= target
-                all_met &= met
-                ceiling = measured["ceiling"] / measured["nginx"] if measured["nginx"] else 0.0
-                print(f"{label:<26}{measured['nginx']:>12.0f}{measured['mediahub']:>15.0f}"
-                      f"{ratio:>7.2f}x{target:>7.1f}x  {'yes' if met else 'NO ':<3}"
-                      f"  ({measured['ceiling']:.0f}, {ceiling:.2f}x)", flush=True)
-            return 0 if all_met else 1
+                    rounds.append(this_round["mediahub"] / this_round["bare"])
+                to_bare = measured["mediahub"] / measured["bare"]
+                to_nginx = measured["mediahub"] / measured["nginx"]
+                met = to_bare >= target
+                checks.append((label, met))
+                line = (f"{label:<26}{measured['nginx']:>7.0f}{measured['bare']:>7.0f}"
+                        f"{measured['mediahub']:>9.0f}   {to_bare:>5.2f}x {spread(rounds):>10} "
+                        f"{target:>5.2f}x {'yes' if met else 'NO ':<3}  {to_nginx:>5.2f}x")
+                if extras:
+                    share = split[0] / (sum(split) or 1)
+                    line += (f"   {measured['X-Accel']:>5.0f} {measured['X-Accel'] / measured['nginx']:>5.2f}x"
+                             f"   {measured['2 procs']:>5.0f} {measured['2 procs'] / measured['bare']:>5.2f}x"
+                             f"  {share:.0%}/{1 - share:.0%}")
+                print(line, flush=True)
+            print("(MB/s; /bare and /nginx: mediahub's best round over theirs; spread: the "
+                  "per-round mediahub/bare ratios)")
+            print(verdict(checks))
+            return 0 if all(met for _, met in checks) else 1
         finally:
             stop_processes(processes)
 

@@ -88,8 +88,12 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @main.command()
 @click.option("--host", help="Address to listen on (overrides server.host).")
 @click.option("--port", type=int, help="Port to listen on (overrides server.port).")
+@click.option("--reuse-port", is_flag=True,
+              help="Share the port with other `mediahub serve` processes started the same way "
+                   "(SO_REUSEPORT: the kernel spreads connections over them; they need a shared "
+                   "database and the Redis bus, see docs/nginx.md).")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, reuse_port: bool = False) -> None:
     """Run the web server (applies pending migrations first)."""
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config as HypercornConfig
@@ -107,11 +111,33 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     config = HypercornConfig()
     config.bind = [f"{host or settings.server.host}:{port or settings.server.port}"]
+    listening = None
+    if reuse_port:
+        listening = reuse_port_socket(host or settings.server.host, port or settings.server.port)
+        config.bind = [f"fd://{listening.fileno()}"]
     config.backlog = 1024  # many WebSockets connect at once when a party starts
     config.accesslog = None
     config.graceful_timeout = 5
-    click.echo(f"mediahub listening on http://{config.bind[0]}  (data: {settings.server.data_dir})")
+    address = f"{host or settings.server.host}:{port or settings.server.port}"
+    click.echo(f"mediahub listening on http://{address}  (data: {settings.server.data_dir})")
     asyncio.run(hypercorn_serve(app, config))
+    if listening is not None:
+        listening.close()
+
+
+def reuse_port_socket(host: str, port: int):
+    """A TCP socket bound with SO_REUSEPORT, for Hypercorn's `fd://` bind (Hypercorn sets
+    the option only for its own multi-worker mode)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host.strip("[]"), port))
+    sock.set_inheritable(True)
+    return sock
 
 
 @main.command()

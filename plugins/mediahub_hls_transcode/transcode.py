@@ -39,7 +39,8 @@ def hls_command(ffmpeg_binary: str, source: str, workdir: str, renditions: list[
             hls_segment_type="fmp4", hls_playlist_type="event", hls_flags="temp_file",
             hls_fmp4_init_filename=INIT_NAME,
             hls_segment_filename=os.path.join(folder, SEGMENT_PATTERN)))
-    outputs.append(stream.filter("ebur128").output(os.devnull, f="null"))
+    # framelog=verbose: only the summary, not a line per 100 ms that the worker would read.
+    outputs.append(stream.filter("ebur128", framelog="verbose").output(os.devnull, f="null"))
     rest = ffmpeg.merge_outputs(*outputs).compile(cmd=ffmpeg_binary)[1:]
     # Global options first: ffmpeg 7+ ignores options trailing after the last output.
     return [ffmpeg_binary, "-nostdin", "-hide_banner", "-nostats", "-y",
