@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-from quart import current_app
+from quart import current_app, has_request_context, has_websocket_context, request, websocket
 from tortoise.exceptions import IntegrityError
 
-from mediahub import passwords
+from mediahub import address_limits, passwords
 from mediahub.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
 from mediahub.models import User
 
@@ -38,17 +38,35 @@ async def create_user(username: str, password: str, *, admin: bool = False,
         raise Conflict(f"username {username!r} is taken", code="username_taken") from None
 
 
+def client_address() -> str | None:
+    if has_request_context():
+        return request.remote_addr
+    if has_websocket_context():
+        return websocket.remote_addr
+    return None
+
+
+def auth_settings():
+    return current_app.extensions["mediahub"].settings.auth
+
+
 async def create_guest(display_name: str | None = None) -> User:
+    """A guest account; at most `[auth] guests_per_address_per_minute` from one network."""
     try:
         display = passwords.clean_display_name(display_name, "Guest")
     except ValueError as exc:
         raise BadRequest(str(exc), code="invalid_account") from None
+    ip = client_address()
+    await address_limits.check("guest", ip, auth_settings().guests_per_address_per_minute,
+                               "too many guest accounts from your network; wait a minute")
     for _ in range(5):
         try:
-            return await User.create(username=f"guest-{secrets.token_hex(5)}",
+            user = await User.create(username=f"guest-{secrets.token_hex(5)}",
                                      display_name=display, is_guest=True)
         except IntegrityError:
             continue
+        await address_limits.record("guest", ip)
+        return user
     raise Conflict("could not pick a guest name; try again")
 
 
@@ -62,17 +80,23 @@ async def sign_in(username: object, password: object, ip: str | None) -> User:
     if wait > 0:
         raise TooManyRequests("too many failed sign-ins; try again later",
                               headers={"Retry-After": str(int(wait) + 1)})
+    # Across usernames too: one address trying many names is as suspicious as one name.
+    await address_limits.check("sign-in-failure", ip,
+                               auth_settings().failed_sign_ins_per_address_per_minute,
+                               "too many failed sign-ins from your network; try again later")
     plausible = (passwords.username_problem(username) is None
                  and len(password) <= passwords.PASSWORD_MAX and passwords.is_encodable(password))
     if not plausible:
         # No such account can exist; still spend one hash so timing tells nothing, but
         # keep arbitrary strings out of the throttle's memory.
         await passwords.verify_password(None, "")
+        await address_limits.record("sign-in-failure", ip)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
     user = await find_user(username)
     ok, new_hash = await passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
         throttle.record_failure(key)
+        await address_limits.record("sign-in-failure", ip)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
     throttle.record_success(key)
     if new_hash:

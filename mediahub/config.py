@@ -59,6 +59,10 @@ class AuthSettings(Section):
     session_ttl: int = Field(14 * 24 * 3600, gt=0)
     allow_signup: bool = True
     allow_guests: bool = True
+    # Per-address abuse limits (per minute, all instances together; 0 = none). A room of
+    # guests behind one NAT must still get in; a script making accounts must not.
+    guests_per_address_per_minute: int = Field(60, ge=0)
+    failed_sign_ins_per_address_per_minute: int = Field(30, ge=0)
 
 
 class BusSettings(Section):

@@ -109,3 +109,16 @@ class Job(Model):
 
     class Meta:
         table = "jobs"
+
+
+class AddressCount(Model):
+    """Guests made or sign-ins failed from one network (`<what>:<address>`) in one minute."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=96)
+    minute = fields.BigIntField(db_index=True)  # Unix time // 60
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "address_counts"
+        unique_together = (("key", "minute"),)

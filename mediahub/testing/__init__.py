@@ -18,7 +18,11 @@ def make_settings(data_dir: Path, overrides: dict[str, Any] | None = None,
 
     `overrides` uses the TOML shape: {"server": {"sweep_interval": 5}, "plugins": {...}}.
     """
-    base: dict[str, Any] = {"server": {"data_dir": str(data_dir), "sweep_interval": 3600}}
+    # Every test client comes from one address: the per-address abuse limits are off unless
+    # a test sets them (tests of the limits do).
+    base: dict[str, Any] = {"server": {"data_dir": str(data_dir), "sweep_interval": 3600},
+                            "auth": {"guests_per_address_per_minute": 0,
+                                     "failed_sign_ins_per_address_per_minute": 0}}
     deep_merge(base, overrides or {})
     return load_settings(None, environ=environ or {}, overrides=base)
 
