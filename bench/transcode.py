@@ -105,7 +105,8 @@ def pipeline(http: httpx.Client, headers: dict, data: bytes) -> tuple[float, flo
         status = http.get(f"/tracks/upload/status/{track}", headers=headers).json()
         if status["status"] == "failed":
             raise SystemExit(f"transcode failed: {status['error']}")
-        if status["status"] == "ready":
+        # The seed's words (completed), or this server's own (state: ready).
+        if status["status"] in ("completed", "ready") or status.get("state") == "ready":
             return time.perf_counter() - started, first_segment or time.perf_counter() - started
         # Fast polls until the first segment, then slow ones: the poller shares the CPU with ffmpeg.
         time.sleep(0.02 if first_segment is None else 0.25)
