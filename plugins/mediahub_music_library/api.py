@@ -18,6 +18,7 @@ catalog = Catalog()
 
 ID = re.compile(r"^(tr|al|ar)-[0-9a-f]{1,32}$")
 MAX_QUERY = 200
+WHOLE_NUMBER = re.compile(r"^-?[0-9]{1,9}$")
 
 
 def int_arg(name: str, default: int | None, low: int = 0, high: int = 500) -> int | None:
@@ -25,7 +26,7 @@ def int_arg(name: str, default: int | None, low: int = 0, high: int = 500) -> in
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.lstrip("-").isdigit()) or len(raw) > 9:
+    if not WHOLE_NUMBER.match(raw):
         raise BadRequest(f"{name}: a whole number", code="invalid_request")
     value = int(raw)
     if not low <= value <= high:

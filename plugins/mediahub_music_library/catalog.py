@@ -47,55 +47,71 @@ class Catalog:
     async def _artists(self, viewer: Viewer, *, folder_id=None, artist_id=None, query=None,
                        limit=None, offset=0) -> list[Artist]:
         """Artists credited on a visible track (its artists, its album's artist), with how many
-        visible albums each is on."""
+        visible albums each is on. The page is chosen first, its counts computed after."""
         visible, params = viewer.clause("t")
         if folder_id is not None:
             visible += " AND t.folder_id = ?"
             params = params + [folder_id]
-        where, where_params = ["1 = 1"], []
+        where, where_params = [
+            f"(EXISTS (SELECT 1 FROM music_track_artists l JOIN music_tracks t ON t.id = l.track_id"
+            f" WHERE l.artist_id = ar.id AND {visible}) OR EXISTS (SELECT 1 FROM music_albums a"
+            f" JOIN music_tracks t ON t.album_id = a.id WHERE a.artist_id = ar.id AND {visible}))"],\
+            params + params
         if artist_id is not None:
-            where.append("c.artist_id = ?")
+            where.append("ar.id = ?")
             where_params.append(artist_id)
         if query is not None:
             match, match_params = matches("music_artists", "ar", query)
             where.append(match)
             where_params += match_params
-        sql = (
-            "SELECT c.artist_id AS id, COUNT(DISTINCT c.album_id) AS album_count FROM ("
-            " SELECT l.artist_id, t.album_id FROM music_track_artists l"
-            f" JOIN music_tracks t ON t.id = l.track_id WHERE {visible}"
-            " UNION ALL SELECT a.artist_id, t.album_id FROM music_tracks t"
-            f" JOIN music_albums a ON a.id = t.album_id WHERE {visible}"
-            ") c JOIN music_artists ar ON ar.id = c.artist_id"
-            f" WHERE {' AND '.join(where)}"
-            " GROUP BY c.artist_id, ar.sort_name ORDER BY ar.sort_name, c.artist_id")
-        all_params = params + params + where_params
+        sql = f"SELECT ar.id AS id FROM music_artists ar WHERE {' AND '.join(where)} ORDER BY ar.sort_name, ar.id"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
-            all_params += [limit, offset]
-        counted = await fetch(sql, all_params)
-        rows = {row.id: row for row in await MusicArtist.filter(id__in=[c["id"] for c in counted])}
-        return [artist_shape(rows[c["id"]], c["album_count"]) for c in counted if c["id"] in rows]
+            where_params += [limit, offset]
+        ids = [row["id"] for row in await fetch(sql, where_params)]
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        counted = await fetch(
+            "SELECT c.artist_id AS id, COUNT(DISTINCT c.album_id) AS album_count FROM ("
+            " SELECT l.artist_id, t.album_id FROM music_track_artists l"
+            f" JOIN music_tracks t ON t.id = l.track_id WHERE l.artist_id IN ({marks}) AND {visible}"
+            " UNION ALL SELECT a.artist_id, t.album_id FROM music_albums a"
+            f" JOIN music_tracks t ON t.album_id = a.id WHERE a.artist_id IN ({marks}) AND {visible}"
+            ") c GROUP BY c.artist_id", ids + params + ids + params)
+        counts = {row["id"]: row["album_count"] for row in counted}
+        rows = {row.id: row for row in await MusicArtist.filter(id__in=ids)}
+        return [artist_shape(rows[i], counts.get(i, 0)) for i in ids if i in rows]
 
     # -- albums ----------------------------------------------------------------------------
 
     async def _albums(self, viewer: Viewer, *, where: str = "1 = 1", where_params=(),
-                      order: str = "a.sort_name, a.id", group: str = "", joins: str = "",
-                      limit=None, offset=0) -> list[Album]:
-        """Albums with at least one visible track; song count and duration of visible tracks."""
+                      order: str = "a.sort_name, a.id", joins: str = "", limit=None,
+                      offset=0) -> list[Album]:
+        """Albums with at least one visible track, song count and duration of visible tracks.
+
+        The page is chosen first (walking the sort order's index, an EXISTS per album), its
+        counts computed after: a grid page costs its 50 albums, not the whole collection.
+        """
         visible, params = viewer.clause("t")
-        sql = ("SELECT a.id AS id, COUNT(t.id) AS song_count, SUM(t.duration) AS duration"
-               f" FROM music_albums a JOIN music_tracks t ON t.album_id = a.id {joins}"
-               f" WHERE {visible} AND {where}"
-               f" GROUP BY a.id{group} ORDER BY {order}")
-        params = params + list(where_params)
+        sql = (f"SELECT a.id AS id FROM music_albums a {joins} WHERE {where} AND EXISTS"
+               f" (SELECT 1 FROM music_tracks t WHERE t.album_id = a.id AND {visible})"
+               f" ORDER BY {order}")
+        all_params = list(where_params) + params
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        counted = await fetch(sql, params)
-        rows = {row.id: row for row in await MusicAlbum.filter(id__in=[c["id"] for c in counted])}
-        return [album_shape(rows[c["id"]], c["song_count"], c["duration"])
-                for c in counted if c["id"] in rows]
+            all_params += [limit, offset]
+        ids = [row["id"] for row in await fetch(sql, all_params)]
+        if not ids:
+            return []
+        counted = await fetch(
+            "SELECT t.album_id AS id, COUNT(*) AS song_count, SUM(t.duration) AS duration"
+            f" FROM music_tracks t WHERE t.album_id IN ({', '.join('?' for _ in ids)}) AND {visible}"
+            " GROUP BY t.album_id", ids + params)
+        counts = {row["id"]: row for row in counted}
+        rows = {row.id: row for row in await MusicAlbum.filter(id__in=ids)}
+        return [album_shape(rows[i], counts[i]["song_count"], counts[i]["duration"])
+                for i in ids if i in rows and i in counts]
 
     async def album(self, user, album_id: str) -> Album | None:
         found = await self._albums(await viewer_for(user), where="a.id = ?", where_params=[album_id])
@@ -118,8 +134,7 @@ class Catalog:
         where = ("(a.artist_id = ? OR a.id IN (SELECT t2.album_id FROM music_track_artists l"
                  f" JOIN music_tracks t2 ON t2.id = l.track_id WHERE l.artist_id = ? AND {visible}))")
         return await self._albums(viewer, where=where, where_params=[artist_id, artist_id, *params],
-                                  order="COALESCE(a.year, 0), a.sort_name, a.id",
-                                  group=", a.year, a.sort_name")
+                                  order="COALESCE(a.year, 0), a.sort_name, a.id")
 
     async def album_list(self, user, type: str, size: int = 10, offset: int = 0,
                          genre: str | None = None, from_year: int | None = None,
@@ -127,7 +142,7 @@ class Catalog:
         """A page of albums by `type` (ALBUM_LIST_TYPES); BadRequest for another type."""
         limit, offset = page(size, offset, default=10)
         viewer = await viewer_for(user)
-        where, params, joins, group = ["1 = 1"], [], "", ""
+        where, params, joins = ["1 = 1"], [], ""
         if genre is not None:
             visible, visible_params = viewer.clause("t2")
             where.append("a.id IN (SELECT t2.album_id FROM music_tracks t2 JOIN music_track_genres g"
@@ -139,27 +154,26 @@ class Catalog:
             where.append("a.year BETWEEN ? AND ?")
             params += [low, high]
         if type == "newest":
-            order, group = "a.created_at DESC, a.id", ", a.created_at"
+            order = "a.created_at DESC, a.id"
         elif type == "random":
             order = "RANDOM()"
         elif type == "alphabeticalByName":
-            order, group = "a.sort_name, a.id", ", a.sort_name"
+            order = "a.sort_name, a.id"
         elif type == "alphabeticalByArtist":
             joins = "JOIN music_artists ar ON ar.id = a.artist_id"
-            order, group = "ar.sort_name, a.sort_name, a.id", ", ar.sort_name, a.sort_name"
+            order = "ar.sort_name, a.sort_name, a.id"
         elif type == "byYear":
             # Subsonic's rule: fromYear after toYear lists the years backwards.
             backwards = from_year is not None and to_year is not None and from_year > to_year
             order = f"COALESCE(a.year, 0) {'DESC' if backwards else 'ASC'}, a.sort_name, a.id"
-            group = ", a.year, a.sort_name"
         elif type == "byGenre":
             if genre is None:
                 raise BadRequest("type byGenre needs a genre", code="invalid_request")
-            order, group = "a.sort_name, a.id", ", a.sort_name"
+            order = "a.sort_name, a.id"
         else:
             raise BadRequest(f"type: one of {', '.join(ALBUM_LIST_TYPES)}", code="invalid_request")
         return await self._albums(viewer, where=" AND ".join(where), where_params=params,
-                                  order=order, group=group, joins=joins, limit=limit, offset=offset)
+                                  order=order, joins=joins, limit=limit, offset=offset)
 
     # -- tracks ----------------------------------------------------------------------------
 
@@ -254,8 +268,7 @@ class Catalog:
         limit, offset = page(album_count, album_offset, default=20)
         if limit:
             match, params = matches("music_albums", "a", query)
-            result.albums = await self._albums(viewer, where=match, where_params=params,
-                                               group=", a.sort_name", limit=limit, offset=offset)
+            result.albums = await self._albums(viewer, where=match, where_params=params, limit=limit, offset=offset)
         limit, offset = page(song_count, song_offset, default=20)
         if limit:
             match, params = matches("music_tracks", "t", query)

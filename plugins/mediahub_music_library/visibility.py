@@ -18,15 +18,21 @@ class Viewer:
 
     def clause(self, alias: str = "t") -> tuple[str, list]:
         """`(sql, params)`: the track `alias` is present and this viewer may see it."""
+        from mediahub_music_library.queries import is_postgres
+
+        # SQLite would drive whole queries from the folder index to satisfy this OR (every
+        # track of the folder, then the artist or album asked for); a unary plus keeps an
+        # index from being used for it, so lookups go through the selective index instead.
+        column = f"{alias}." if is_postgres() else f"+{alias}."
         options, params = [], []
         if self.folder_ids:
-            options.append(f"{alias}.folder_id IN ({', '.join('?' for _ in self.folder_ids)})")
+            options.append(f"{column}folder_id IN ({', '.join('?' for _ in self.folder_ids)})")
             params += list(self.folder_ids)
         if self.user_id is not None:
-            options.append(f"({alias}.folder_id IS NULL AND {alias}.owner_id = ?)")
+            options.append(f"({column}folder_id IS NULL AND {column}owner_id = ?)")
             params.append(self.user_id)
         if self.sees_shared:
-            options.append(f"({alias}.folder_id IS NULL AND {alias}.shared)")
+            options.append(f"({column}folder_id IS NULL AND {alias}.shared)")
         if not options:
             return "1 = 0", []
         return f"({alias}.present AND ({' OR '.join(options)}))", params
