@@ -6,7 +6,7 @@ import json
 import os
 import re
 import subprocess
-import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -140,16 +140,25 @@ def register(url: str, username: str) -> str:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, collection):
+    """`mediahub serve` on the collection; ready once its start-up scan has indexed every song."""
     base = tmp_path_factory.mktemp("subsonic-server")
     config = base / "mediahub.toml"
     config.write_text(
         "[plugins.music_library]\n"
         f"folders = [{json.dumps(str(collection))}]\n"
-        "scan_on_start = false\nwatch = false\n", encoding="utf-8")
-    env_dir = {"MEDIAHUB__SERVER__DATA_DIR": str(base / "data")}
-    subprocess.run([sys.executable, "-m", "mediahub.cli", "-c", str(config), "library", "scan"],
-                   env={**os.environ, **env_dir}, check=True, capture_output=True, timeout=180)
+        "scan_on_start = true\nwatch = false\nrescan_interval = 0\n", encoding="utf-8")
     with ServerProcess(base / "data", config=config) as process:
+        bearer = register(process.url, "scanwatch")
+        deadline = time.monotonic() + 120
+        while True:
+            req = urllib.request.Request(f"{process.url}/api/music/status",
+                                         headers={"Authorization": f"Bearer {bearer}"})
+            with urllib.request.urlopen(req, timeout=30) as response:
+                status = json.load(response)
+            if not status["scanning"] and status["tracks"] == len(SONGS):
+                break
+            assert time.monotonic() < deadline, f"the start-up scan did not finish: {status}"
+            time.sleep(0.1)
         yield process
 
 

@@ -28,8 +28,7 @@ async def stream(call: Call) -> Response:
     fmt = params.str("format")
     max_bitrate = params.int("maxBitRate", 0, minimum=0)
     time_offset = params.float("timeOffset", 0.0)
-    if await catalog.track(call.user, track_id) is None:
-        raise not_found("song")
+    # The catalog checks the id and who may play it (NotFound is Subsonic's 70).
     return checked(await catalog.stream_response(
         call.user, track_id, format=fmt or None, max_bitrate=max_bitrate or None,
         time_offset=time_offset or 0), "song")
