@@ -316,3 +316,46 @@ def test_browse_play_queue_search_and_resume_on_a_phone(browser, music_server):
     finally:
         laptop_context.close()
         phone_context.close()
+
+
+def test_an_upload_joins_its_uploaders_collection_until_they_share_it(browser, music_server, tmp_path):
+    url = music_server
+    register(url, "uploader")
+    register(url, "friend")
+    tone = tmp_path / "upload.mp3"
+    make_song(tone, dict(title="Garage Demo", artist="The Uploader"), 500)
+    uploader_context = browser.new_context(viewport={"width": 1000, "height": 800})
+    friend_context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    try:
+        uploader, uploader_problems = signed_in(uploader_context, url, "uploader")
+        uploader.goto(url + "/tracks/upload")
+        uploader.get_by_label("Audio file").set_input_files(str(tone))
+        uploader.get_by_role("button", name="Upload").click()
+        expect(uploader.get_by_role("status")).to_have_text("Ready — it is in your tracks.",
+                                                           timeout=60_000)
+
+        # Theirs alone: in their collection (search, player), marked "only you".
+        uploader.goto(url + "/music/search?q=garage")
+        found = uploader.get_by_role("list", name="Tracks found")
+        expect(found.locator(".track-title")).to_have_text(["Garage Demoonly you"])
+        found.get_by_role("button", name="Play Garage Demo").click()
+        wait_playing_past(uploader, 0.3)
+        friend, friend_problems = signed_in(friend_context, url, "friend")
+        friend.goto(url + "/music/search?q=garage")
+        expect(friend.get_by_role("heading", name="Results for “garage”")).to_be_visible()
+        expect(friend.locator("#music-view")).to_contain_text("Nothing matches.")
+
+        # Shared: everybody finds it with the same pages and can play it.
+        found.get_by_role("button", name="More for Garage Demo").click()
+        found.get_by_role("button", name="Share with everyone").click()
+        expect(found.locator(".share-badge")).to_have_text("shared")
+        friend.reload()
+        friend_found = friend.get_by_role("list", name="Tracks found")
+        expect(friend_found.locator(".track-title")).to_have_text(["Garage Demo"])
+        friend_found.get_by_role("button", name="Play Garage Demo").click()
+        wait_playing_past(friend, 0.3)
+        assert friend.evaluate("document.documentElement.scrollWidth") <= 375
+        assert uploader_problems == [] and friend_problems == []
+    finally:
+        uploader_context.close()
+        friend_context.close()

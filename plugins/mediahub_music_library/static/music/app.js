@@ -2,8 +2,8 @@
 // of loading a page, so the player bar's <audio> keeps playing; the views' buttons act on
 // the player and the listener's library. Entry point of the pages (templates/music/app.html).
 
-import { getJSON, tracksByIds } from "./api.js";
-import { el, tracksAt, tracksUnder, trackItem } from "./dom.js";
+import { getJSON, request, tracksByIds } from "./api.js";
+import { el, tracksAt, tracksUnder, trackItem, rowTrack, shareLabel, shareBadge } from "./dom.js";
 import { Library } from "./library.js";
 import { Player } from "./player.js";
 import { bindBar } from "./bar.js";
@@ -223,6 +223,17 @@ const ACTIONS = {
     const on = target.getAttribute("aria-pressed") !== "true";
     target.setAttribute("aria-pressed", String(on));
     await library.setFavorite(JSON.parse(target.dataset.fav), on);
+  },
+  async share(target) {
+    // The uploader lets everybody see their upload (or takes it back): PUT .../shared.
+    const track = rowTrack(target);
+    if (!track) return;
+    const answer = await request("PUT", "/api/music/tracks/" + encodeURIComponent(track.id) + "/shared",
+                                 { shared: !track.shared });
+    track.shared = answer.track.shared;
+    target.textContent = shareLabel(track);
+    const badge = target.closest(".track-row").querySelector(".share-badge");
+    if (badge) badge.replaceWith(shareBadge(track));
   },
   "add-to-playlist"(target) {
     const found = tracksAt(target);

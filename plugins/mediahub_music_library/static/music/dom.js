@@ -71,6 +71,13 @@ function cover(url, className) {
   return el("img", { class: className, src: url, alt: "", loading: "lazy", width: 300, height: 300 });
 }
 
+// A track the listener uploaded (hls-transcode): only they see it until they share it.
+export function uploadedByMe(track) { return Boolean(track.uploaded && track.mine); }
+export function shareLabel(track) { return track.shared ? "Stop sharing" : "Share with everyone"; }
+export function shareBadge(track) {
+  return el("span", { class: "badge share-badge", text: track.shared ? "shared" : "only you" });
+}
+
 // A track row: number, title, artist and album links, length, ♥ and a menu of queue actions.
 // `options.number`: "track" (disc/track numbers), "index" (place in the list) or none;
 // `options.extra`: more buttons (e.g. remove from a playlist).
@@ -92,6 +99,7 @@ export function trackRow(track, index, options) {
       el("button", { type: "button", "data-action": "play-next", text: "Play next" }),
       el("button", { type: "button", "data-action": "enqueue", text: "Add to queue" }),
       el("button", { type: "button", "data-action": "add-to-playlist", text: "Add to playlist…" }),
+      uploadedByMe(track) ? el("button", { type: "button", "data-action": "share", text: shareLabel(track) }) : null,
     ]),
   ]);
   const row = el("li", { class: "track-row", "data-track-id": track.id }, [
@@ -99,7 +107,7 @@ export function trackRow(track, index, options) {
     el("button", { type: "button", class: "track-play", "data-action": "play",
                    "aria-label": "Play " + title, title: "Play" }, ["▶"]),
     el("span", { class: "track-what" }, [
-      el("span", { class: "track-title", text: title }),
+      el("span", { class: "track-title" }, [title, uploadedByMe(track) ? shareBadge(track) : null]),
       el("span", { class: "track-who" }, who),
     ]),
     el("span", { class: "track-length", text: track.duration ? formatTime(track.duration) : "" }),
@@ -119,6 +127,11 @@ export function trackList(tracks, options) {
 }
 
 // The track of a clicked row and the tracks of its list (what "play" plays through).
+export function rowTrack(node) {
+  const row = node.closest(".track-row");
+  return row ? rowTracks.get(row) : null;
+}
+
 export function tracksAt(node) {
   const row = node.closest(".track-row");
   const list = node.closest(".track-list");
