@@ -28,8 +28,19 @@ UNDOCUMENTED = re.compile(r"^/(static|openapi\.json)")
 MIN_CASES = 2500
 
 
-def guest_token(url: str) -> str:
-    request = urllib.request.Request(f"{url}/api/auth/guest", data=b'{"display_name": "fuzz"}',
+ADMIN, PASSWORD = "fuzz-admin", "fuzz admin password"
+
+
+def create_admin(server: ServerProcess) -> None:
+    """An admin account made as a self-hoster makes one (the CLI): every route is open to it."""
+    subprocess.run([*server.args[:3], "user", "create", ADMIN, "--admin", "--password", PASSWORD],
+                   env=server.env, check=True, capture_output=True, timeout=120)
+
+
+def admin_token(url: str) -> str:
+    """A fresh sign-in (the logout run revokes the token it is given)."""
+    body = json.dumps({"username": ADMIN, "password": PASSWORD}).encode()
+    request = urllib.request.Request(f"{url}/api/auth/login", data=body,
                                      headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["access_token"]
@@ -54,14 +65,14 @@ async def test_every_http_route_is_in_the_fuzzed_schema(mediahub_app):
 
 
 def run_schemathesis(url: str, cwd: Path, *selection: str) -> tuple[subprocess.CompletedProcess, int]:
-    """One schemathesis run with a fresh guest's token; (the process, test cases generated)."""
+    """One schemathesis run with a fresh admin sign-in; (the process, test cases generated)."""
     schemathesis = Path(sys.executable).parent / "schemathesis"
     assert schemathesis.exists() or shutil.which("schemathesis"), "schemathesis is a test dependency"
     result = subprocess.run(
         [str(schemathesis), "run", f"{url}/openapi.json", "--checks", CHECKS,
          "--max-examples", "25", "--workers", "1", "--seed", "1", "--no-color",
          "--generation-codec", "utf-8", "--request-timeout", "20",
-         "--header", f"Authorization: Bearer {guest_token(url)}", *selection],
+         "--header", f"Authorization: Bearer {admin_token(url)}", *selection],
         capture_output=True, text=True, timeout=600, cwd=cwd)
     generated = re.search(r"Test cases:\s*\n\s*(\d+) generated", result.stdout)
     return result, int(generated.group(1)) if generated else 0
@@ -72,6 +83,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
     # all the time, and must reach the party routes themselves.
     env = {"MEDIAHUB__PLUGINS__LISTEN_PARTY__CODE_MISSES_PER_MINUTE": "1000"}
     with ServerProcess(tmp_path / "data", env=env) as server:
+        create_admin(server)
         everything, cases = run_schemathesis(server.url, tmp_path, "--exclude-path", LOGOUT)
         logout, logout_cases = run_schemathesis(server.url, tmp_path, "--include-path", LOGOUT)
         server_log = server.output()

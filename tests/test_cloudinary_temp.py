@@ -332,7 +332,10 @@ async def test_upload_page_shows_a_progress_bar(mediahub_app_factory, tmp_path):
     assert "<progress" in page and "temp_upload.js" in page
     script = await client.get("/temp-upload/static/temp_upload.js")
     text = await script.get_data(as_text=True)
-    assert "upload.onprogress" in text and "/api/temp-upload/upload-temp" in text
+    # The progress bar is fed by the host's uploader (static/uploader.js, upload progress events).
+    assert "mediahub.upload(" in text and "/api/temp-upload/upload-temp" in text
+    uploader = await (await client.get("/static/uploader.js")).get_data(as_text=True)
+    assert "xhr.upload.addEventListener(\"progress\"" in uploader
 
 
 async def test_routes_are_documented(mediahub_app_factory, tmp_path):

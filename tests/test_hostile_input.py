@@ -469,6 +469,83 @@ async def test_join_code_guessing_is_rate_limited(tmp_path):
 
 
 # ==========================================================================================
+# 0b. Issue 13: floods from one address (guests, anonymous joins, sign-ins across usernames),
+#     each with an app of its own that has the production limits
+# ==========================================================================================
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def limited_app(tmp_path_factory):
+    """An app with the production per-address limits (the shared one turns them off)."""
+    base = tmp_path_factory.mktemp("address_limits")
+    settings = make_settings(base / "data", {"auth": {"guests_per_address_per_minute": 60,
+                                                      "failed_sign_ins_per_address_per_minute": 30}})
+    async with running_app(settings) as app:
+        yield app
+
+
+def pin_minute(monkeypatch, minute: int) -> None:
+    """The limits count per clock minute; pinned mid-minute, no window ends during a test."""
+    from mediahub import address_limits
+
+    monkeypatch.setattr(address_limits, "clock", lambda: minute * 60 + 30.0)
+
+
+async def test_a_room_of_30_guests_behind_one_nat_gets_in_but_a_flood_does_not(limited_app, monkeypatch):
+    from mediahub.models import User
+
+    pin_minute(monkeypatch, 28_000_000)
+
+    client = limited_app.test_client()
+    host = await login(client, "nat-host")
+    party = await (await client.post("/api/parties", headers=host, json={"name": "room"})).get_json()
+    # 30 real guests in a few seconds, from one address: half through the API, half joining.
+    for index in range(30):
+        guest_client = limited_app.test_client()
+        if index % 2:
+            response = await guest_client.post("/api/auth/guest", json={"display_name": f"g{index}"})
+            assert response.status_code == 201, await response.get_data()
+        else:
+            response = await guest_client.post(f"/api/parties/{party['code']}/join",
+                                               json={"display_name": f"g{index}"})
+            assert response.status_code == 200, await response.get_data()
+    # A script goes on: the limit is reached, and no account is made past it.
+    refused = None
+    for _ in range(40):
+        response = await limited_app.test_client().post(f"/api/parties/{party['code']}/join",
+                                                        json={"display_name": "bot"})
+        if response.status_code != 200:
+            refused = response
+            break
+    assert refused is not None, "60 guests a minute from one address were all made"
+    await error_of(refused, 429, "too_many_requests")
+    assert int(refused.headers["Retry-After"]) >= 1
+    guests = await User.filter(is_guest=True).count()
+    assert guests == 60
+    response = await limited_app.test_client().post("/api/auth/guest", json={})
+    await error_of(response, 429, "too_many_requests")
+    assert await User.filter(is_guest=True).count() == 60
+
+
+async def test_failed_sign_ins_across_usernames_are_limited_per_address(limited_app, monkeypatch):
+    pin_minute(monkeypatch, 28_000_010)
+    client = limited_app.test_client()
+    await login(client, "victim")
+    statuses = []
+    for index in range(31):
+        response = await client.post("/api/auth/login", json={"username": f"user{index}",
+                                                              "password": "wrong password!"})
+        statuses.append(response.status_code)
+    assert statuses[:30] == [401] * 30
+    await error_of(response, 429, "too_many_requests")
+    assert int(response.headers["Retry-After"]) >= 1
+    # The right password from that address waits too: the address is what is limited.
+    response = await client.post("/api/auth/login", json={"username": "victim",
+                                                          "password": "correct horse battery"})
+    await error_of(response, 429, "too_many_requests")
+
+
+# ==========================================================================================
 # 1. Uploads that lie about their type
 # ==========================================================================================
 
@@ -1794,79 +1871,3 @@ async def test_hls_track_holding_an_hour_fails_without_retrying(world, hour_of_s
     assert not await Track.filter(id=init["track_id"], master_ready=True).exists()
     response = await world.client.delete(f"/api/tracks/{init['track_id']}", headers=world.bob)
     assert response.status_code == 200
-
-
-# ==========================================================================================
-# 12. Issue 13: floods from one address (guests, anonymous joins, sign-ins across usernames)
-# ==========================================================================================
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def limited_app(tmp_path_factory):
-    """An app with the production per-address limits (the shared one turns them off)."""
-    base = tmp_path_factory.mktemp("address_limits")
-    settings = make_settings(base / "data", {"auth": {"guests_per_address_per_minute": 60,
-                                                      "failed_sign_ins_per_address_per_minute": 30}})
-    async with running_app(settings) as app:
-        yield app
-
-
-def pin_minute(monkeypatch, minute: int) -> None:
-    """The limits count per clock minute; pinned mid-minute, no window ends during a test."""
-    from mediahub import address_limits
-
-    monkeypatch.setattr(address_limits, "clock", lambda: minute * 60 + 30.0)
-
-
-async def test_a_room_of_30_guests_behind_one_nat_gets_in_but_a_flood_does_not(limited_app, monkeypatch):
-    from mediahub.models import User
-
-    pin_minute(monkeypatch, 28_000_000)
-
-    client = limited_app.test_client()
-    host = await login(client, "nat-host")
-    party = await (await client.post("/api/parties", headers=host, json={"name": "room"})).get_json()
-    # 30 real guests in a few seconds, from one address: half through the API, half joining.
-    for index in range(30):
-        guest_client = limited_app.test_client()
-        if index % 2:
-            response = await guest_client.post("/api/auth/guest", json={"display_name": f"g{index}"})
-            assert response.status_code == 201, await response.get_data()
-        else:
-            response = await guest_client.post(f"/api/parties/{party['code']}/join",
-                                               json={"display_name": f"g{index}"})
-            assert response.status_code == 200, await response.get_data()
-    # A script goes on: the limit is reached, and no account is made past it.
-    refused = None
-    for _ in range(40):
-        response = await limited_app.test_client().post(f"/api/parties/{party['code']}/join",
-                                                        json={"display_name": "bot"})
-        if response.status_code != 200:
-            refused = response
-            break
-    assert refused is not None, "60 guests a minute from one address were all made"
-    await error_of(refused, 429, "too_many_requests")
-    assert int(refused.headers["Retry-After"]) >= 1
-    guests = await User.filter(is_guest=True).count()
-    assert guests == 60
-    response = await limited_app.test_client().post("/api/auth/guest", json={})
-    await error_of(response, 429, "too_many_requests")
-    assert await User.filter(is_guest=True).count() == 60
-
-
-async def test_failed_sign_ins_across_usernames_are_limited_per_address(limited_app, monkeypatch):
-    pin_minute(monkeypatch, 28_000_010)
-    client = limited_app.test_client()
-    await login(client, "victim")
-    statuses = []
-    for index in range(31):
-        response = await client.post("/api/auth/login", json={"username": f"user{index}",
-                                                              "password": "wrong password!"})
-        statuses.append(response.status_code)
-    assert statuses[:30] == [401] * 30
-    await error_of(response, 429, "too_many_requests")
-    assert int(response.headers["Retry-After"]) >= 1
-    # The right password from that address waits too: the address is what is limited.
-    response = await client.post("/api/auth/login", json={"username": "victim",
-                                                          "password": "correct horse battery"})
-    await error_of(response, 429, "too_many_requests")

@@ -167,7 +167,7 @@ async def test_the_party_names_its_host_for_temporary_uploads(mediahub_app_facto
 
 async def test_without_cloudinary_temp_the_page_uses_the_seed_upload(mediahub_app_factory, tmp_path):
     app = await mediahub_app_factory(overrides=overrides(
-        "local", tmp_path, plugins={"disabled": ["cloudinary-temp", "hls-transcode"]}))
+        "local", tmp_path, plugins={"disabled": ["cloudinary-temp", "hls-transcode", "music-library"]}))
     party = await Party(app).start()
     page = (await (await party.client.get(f"/party/{party.code}", headers=party.host)).get_data()).decode()
     assert 'data-upload="seed"' in page and 'data-library="no"' in page and "hls.min.js" not in page

@@ -6,9 +6,11 @@ import re
 
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, current_app, request
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request
 
-from mediahub import BadRequest, Forbidden, NotFound, Unauthorized, current_user, require_user
+from mediahub import (BadRequest, Forbidden, NotFound, Unauthorized, current_user, media_route,
+                      require_user)
+from mediahub_music_library import schemas
 from mediahub_music_library.catalog import ALBUM_LIST_TYPES, Catalog
 from mediahub_music_library.models import MusicTrack
 from mediahub_music_library.shapes import as_json
@@ -65,12 +67,14 @@ def checked_id(value: str, prefix: str) -> str:
 
 
 @blueprint.get("/api/music/folders")
+@document_response(schemas.Folders, 200)
 @require_user
 async def folders():
     return {"folders": as_json(await catalog.folders(await current_user()))}
 
 
 @blueprint.get("/api/music/artists")
+@document_response(schemas.Artists, 200)
 @require_user
 async def artists():
     folder_id = int_arg("folderId", None, 0, 2**31 - 1)
@@ -78,6 +82,7 @@ async def artists():
 
 
 @blueprint.get("/api/music/artists/<artist_id>")
+@document_response(schemas.ArtistPage, 200)
 @require_user
 async def artist(artist_id: str):
     user = await current_user()
@@ -88,6 +93,7 @@ async def artist(artist_id: str):
 
 
 @blueprint.get("/api/music/albums")
+@document_response(schemas.Albums, 200)
 @require_user
 async def albums():
     kind = request.args.get("type") or "newest"
@@ -100,6 +106,7 @@ async def albums():
 
 
 @blueprint.get("/api/music/albums/<album_id>")
+@document_response(schemas.AlbumPage, 200)
 @require_user
 async def album(album_id: str):
     user = await current_user()
@@ -110,6 +117,7 @@ async def album(album_id: str):
 
 
 @blueprint.get("/api/music/tracks")
+@document_response(schemas.Tracks, 200)
 @require_user
 async def tracks():
     raw = text_arg("ids", limit=20000) or ""
@@ -120,6 +128,7 @@ async def tracks():
 
 
 @blueprint.get("/api/music/tracks/<track_id>")
+@document_response(schemas.OneTrack, 200)
 @require_user
 async def track(track_id: str):
     found = await catalog.track(await current_user(), checked_id(track_id, "tr"))
@@ -129,6 +138,7 @@ async def track(track_id: str):
 
 
 @blueprint.get("/api/music/tracks/<track_id>/lyrics")
+@document_response(schemas.Lyrics, 200)
 @require_user
 async def lyrics(track_id: str):
     user = await current_user()
@@ -143,6 +153,7 @@ class SharedBody(BaseModel):
 
 
 @blueprint.put("/api/music/tracks/<track_id>/shared")
+@document_response(schemas.OneTrack, 200)
 @require_user
 @validate_request(SharedBody)
 async def share(track_id: str, data: SharedBody):
@@ -158,12 +169,14 @@ async def share(track_id: str, data: SharedBody):
 
 
 @blueprint.get("/api/music/genres")
+@document_response(schemas.Genres, 200)
 @require_user
 async def genres():
     return {"genres": as_json(await catalog.genres(await current_user()))}
 
 
 @blueprint.get("/api/music/genres/<genre>/tracks")
+@document_response(schemas.Tracks, 200)
 @require_user
 async def genre_tracks(genre: str):
     if len(genre) > 200 or "\x00" in genre:
@@ -174,6 +187,7 @@ async def genre_tracks(genre: str):
 
 
 @blueprint.get("/api/music/random")
+@document_response(schemas.Tracks, 200)
 @require_user
 async def random_tracks():
     found = await catalog.random_tracks(await current_user(), size=int_arg("size", 50),
@@ -182,6 +196,7 @@ async def random_tracks():
 
 
 @blueprint.get("/api/music/search")
+@document_response(schemas.SearchResult, 200)
 @require_user
 async def search():
     big = 10**8
@@ -194,6 +209,7 @@ async def search():
 
 
 @blueprint.route("/api/music/tracks/<track_id>/stream", methods=["GET", "HEAD"])
+@media_route
 async def stream(track_id: str):
     """The original (Range, conditional) or, with `format`/`maxBitRate`/`timeOffset`, a transcode.
 
@@ -221,12 +237,14 @@ async def stream(track_id: str):
 
 
 @blueprint.route("/api/music/covers/<cover_id>", methods=["GET", "HEAD"])
+@media_route
 @require_user
 async def cover(cover_id: str):
     return await catalog.cover_response(cover_id, size=int_arg("size", None, 1, 4000))
 
 
 @blueprint.get("/api/music/status")
+@document_response(schemas.Status, 200)
 @require_user
 async def status():
     """What is indexed, whether a scan runs (and how far it got), the last scan's counts."""
@@ -236,6 +254,7 @@ async def status():
 
 
 @blueprint.post("/api/music/scan")
+@document_response(schemas.ScanStarted, 202)
 @require_user
 async def scan():
     """Admins: rescan every folder now, in the background (202); poll /api/music/status."""

@@ -57,7 +57,10 @@ async def listed(user: User) -> list[AppPassword]:
 
 
 async def revoke(user: User, password_id: int) -> None:
-    # Ownership is part of the query: another account's id is simply not found.
+    # Ownership is part of the query: another account's id is simply not found. So is an id
+    # past a 64-bit integer (the database would refuse the query itself).
+    if password_id >= 2**63:
+        raise NotFound("no such app password", code="app_password_not_found")
     deleted = await AppPassword.filter(id=password_id, user=user).delete()
     if not deleted:
         raise NotFound("no such app password", code="app_password_not_found")

@@ -86,7 +86,7 @@ async def upload(client, headers, path) -> str:
     assert status == 204
     done = await client.post("/tracks/upload/complete", headers=headers, json={"track_id": init["track_id"]})
     assert done.status_code == 200, await done.get_json()
-    assert (await wait_for_status(client, headers, init["track_id"]))["status"] == "ready"
+    assert (await wait_for_status(client, headers, init["track_id"]))["status"] == "completed"
     return init["track_id"]
 
 

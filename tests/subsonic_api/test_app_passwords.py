@@ -53,6 +53,7 @@ def test_create_use_see_and_revoke(server, api):
     # Another account cannot revoke it; its owner can, and apps using it are out at once.
     erin = make_account(server.url, "erin")
     assert revoke(server, erin.bearer, password_id) == 404
+    assert revoke(server, dave.bearer, "9" * 33) == 404  # past any id: not found, not a 500
     assert revoke(server, dave.bearer, password_id) == 200
     refused = api.json("ping", token_params(tablet_account))["subsonic-response"]
     assert refused["status"] == "failed" and refused["error"]["code"] == 40
