@@ -39,7 +39,7 @@ def test_listen_party_owns_the_party_hooks():
     owned = {name for name, spec in SPECS.items() if spec.__module__ == "mediahub_listen_party.hookspecs"}
     assert owned == {"party_track_sources", "party_track_resolve", "party_track_url",
                      "party_track_search", "session_host_changed", "track_changed",
-                     "session_ended"}
+                     "session_ended", "party_service"}
 
 
 def test_every_declared_hook_lives_in_a_hookspecs_module():

@@ -45,6 +45,13 @@ def register_hookspecs():
 
 
 @hookimpl
+def party_service():
+    from mediahub_listen_party.service import service
+
+    return service
+
+
+@hookimpl
 def register_config_sections():
     return {"listen_party": ListenPartySettings}
 

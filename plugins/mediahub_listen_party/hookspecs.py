@@ -13,7 +13,7 @@ what the client claimed. Each plugin answers only for the sources it owns.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mediahub import hookspec
 
@@ -77,6 +77,29 @@ def party_track_search(source: str | None, user: User, query: str, limit: int) -
     :param query: what the user typed; ``""`` lists everything, newest first.
     :return: at most ``limit`` of ``{"source", "trackId", "title", "durationSec"}``,
         best match first.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Parties for other plugins
+# --------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def party_service() -> Any:
+    """Parties for a plugin that speaks another protocol (subsonic-api's party extension).
+
+    ``firstresult``; answered by listen-party itself, None when it is disabled. An object
+    with async methods taking the acting ``user``: ``parties(user)`` (the live parties they
+    host or joined, newest first), ``state(user, code, ip=None)`` (``NotFound`` for an
+    unknown or ended code, counted against the join-code guessing limit of ``ip`` and the
+    account; ``Forbidden`` unless ``user`` joined) and ``join(user, code, ip=None,
+    display_name=None)``. Each returns the party's public state: ``code``, ``name``,
+    ``url``, ``sessionId``, ``role``, ``hostName``, ``memberCount``, ``version``,
+    ``playing``, ``positionSec`` (at ``serverTime``, Unix ms), ``startsAt`` (a scheduled
+    start still ahead, else None), ``track`` (``source``, ``trackId``, ``title``,
+    ``durationSec``, ``artist``, ``album``, ``entryId``, ``addedByName``, ``url``: a fresh
+    playable URL) or None, and ``queue`` (the same entries without ``url``).
     """
 
 

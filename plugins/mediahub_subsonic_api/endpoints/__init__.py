@@ -36,6 +36,14 @@ class Call:
             raise SubsonicError(SubsonicError.GENERIC, "library sync is not enabled on this server")
         return library
 
+    async def parties(self):
+        if "parties" not in self._cache:
+            self._cache["parties"] = await first_result("party_service")
+        parties = self._cache["parties"]
+        if parties is None:
+            raise SubsonicError(SubsonicError.GENERIC, "listening parties are not enabled on this server")
+        return parties
+
     async def optional_library(self):
         try:
             return await self.library()
@@ -69,6 +77,6 @@ def endpoint(name: str, *, auth: str = "required"):
 def load_all() -> dict[str, Endpoint]:
     # Importing the modules registers their endpoints.
     from mediahub_subsonic_api.endpoints import (browsing, library, lists, media,  # noqa: F401
-                                                 system)
+                                                 party, system)
 
     return ENDPOINTS

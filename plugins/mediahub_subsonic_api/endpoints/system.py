@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mediahub import User
+from mediahub import User, first_result
 
 from mediahub_subsonic_api.endpoints import Call, endpoint
 from mediahub_subsonic_api.wire import SubsonicError
@@ -14,6 +14,9 @@ EXTENSIONS = [
     {"name": "transcodeOffset", "versions": [1]},
     {"name": "songLyrics", "versions": [1]},
 ]
+# Ours, proposed for other servers (docs/subsonic.md "The listeningParty extension"):
+# advertised while listen-party is enabled.
+PARTY_EXTENSION = {"name": "listeningParty", "versions": [1]}
 
 
 @endpoint("ping", auth="optional")
@@ -30,7 +33,8 @@ async def get_license(call: Call) -> dict:
 
 @endpoint("getOpenSubsonicExtensions", auth="none")
 async def get_extensions(call: Call) -> dict:
-    return {"openSubsonicExtensions": EXTENSIONS}
+    party = [PARTY_EXTENSION] if await first_result("party_service") is not None else []
+    return {"openSubsonicExtensions": EXTENSIONS + party}
 
 
 @endpoint("tokenInfo")
