@@ -7,7 +7,7 @@ from mediahub import User, first_result
 from mediahub_subsonic_api.endpoints import Call, endpoint
 from mediahub_subsonic_api.wire import SubsonicError
 
-# What getOpenSubsonicExtensions advertises; docs/subsonic-api.md says what each means here.
+# What getOpenSubsonicExtensions advertises; docs/subsonic.md says what each means here.
 EXTENSIONS = [
     {"name": "formPost", "versions": [1]},
     {"name": "apiKeyAuthentication", "versions": [1]},
