@@ -12,6 +12,7 @@ from quart_schema import QuartSchema
 
 from mediahub import db
 from mediahub._compat import quart as quart_compat
+from mediahub.body_pace import BodyPace
 from mediahub.config import Settings
 from mediahub.host import Host
 from mediahub.openapi import MediahubOpenAPIProvider
@@ -54,6 +55,10 @@ def create_app(settings: Settings, extra_plugins: list[tuple[str, Any]] = (),
         SESSION_COOKIE_SAMESITE="Lax",
         TEMPLATES_AUTO_RELOAD=False,
         QUART_SCHEMA_CONVERT_CASING=False,
+        # A body too slow on average, or not complete by its deadline, is a 408 (slowloris).
+        MEDIAHUB_BODY_PACE=BodyPace(min_rate=settings.server.body_min_rate,
+                                    grace=settings.server.body_grace,
+                                    deadline=settings.server.body_deadline),
     )
     # Back-pressure on request bodies: Quart's own connection buffers without limit.
     quart_compat.install(app)

@@ -46,6 +46,12 @@ class ServerSettings(Section):
     max_concurrent_decodes: int = Field(2, ge=1, le=64)
     decode_timeout: float = Field(120.0, gt=0)
     decode_wait: float = Field(20.0, ge=0)
+    # Every request body (uploads, forms, JSON) must keep a pace or get 408: after the first
+    # body_grace seconds it must average body_min_rate bytes/s (0 = no minimum), and it must
+    # be complete within body_deadline seconds. Counted only while the server is ready to read.
+    body_min_rate: int = Field(1024, ge=0)
+    body_grace: float = Field(30.0, ge=0)
+    body_deadline: float = Field(3600.0, gt=0)
 
 
 class DatabaseSettings(Section):

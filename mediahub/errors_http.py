@@ -66,6 +66,9 @@ def install(app: Quart) -> None:
         headers = {}
         if error.code == 405 and getattr(error, "valid_methods", None):
             headers["Allow"] = ", ".join(error.valid_methods)
+        if error.code == 408:
+            # The body is not all here and never will be: end the connection, do not wait on it.
+            headers["Connection"] = "close"
         return error_response(error.code or 500, code, error.description or error.name, headers)
 
     @app.errorhandler(UnicodeDecodeError)

@@ -33,7 +33,7 @@ LAYERS = [
     ("foundation", ["mediahub.config", "mediahub.errors", "mediahub.datatypes", "mediahub.ranges",
                     "mediahub.sniff", "mediahub.markers", "mediahub.models", "mediahub.media",
                     "mediahub.passwords", "mediahub.migration_lock", "mediahub.migrations",
-                    "mediahub.security_headers",
+                    "mediahub.security_headers", "mediahub.body_pace",
                     "mediahub.migrations.*", "mediahub._compat", "mediahub._compat.*"]),
 ]
 

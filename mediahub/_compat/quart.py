@@ -18,6 +18,7 @@ from quart.wrappers.request import Body
 from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 
 from mediahub._compat import cannot_apply, in_tested_range
+from mediahub.body_pace import BodyPace
 
 log = logging.getLogger("mediahub.compat")
 
@@ -51,11 +52,16 @@ class BoundedBody(Body):
     arrived and then hand out what arrived, message by message without copying them
     (small ones joined up to HAND_OUT_MIN), and `idle_timeout` answers 408 when the
     consumer has waited that long without a byte arriving.
+
+    Every body, streamed or awaited, also keeps `pace` (mediahub.body_pace): too slow on
+    average, or not complete by the deadline, and whoever reads it gets 408. The clock runs
+    only while the receiver waits on the client (`room` set), not while the body is paused.
     """
 
     high_water = 2 * 1024 * 1024
 
-    def __init__(self, expected_content_length: int | None, max_content_length: int | None) -> None:
+    def __init__(self, expected_content_length: int | None, max_content_length: int | None,
+                 pace: BodyPace | None = None) -> None:
         super().__init__(expected_content_length, max_content_length)
         self._must_raise = None  # unused: the cap is judged by `over_limit` when read
         self._chunks: list[bytes] = []
@@ -67,6 +73,11 @@ class BoundedBody(Body):
         self._starved_since: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._timed_out = False
+        self._timeout_message = "no data received from the client for too long"
+        self.pace = pace
+        self._pace_timer: asyncio.TimerHandle | None = None
+        self._waited = 0.0  # seconds spent waiting on the client, up to _ready_since
+        self._ready_since: float | None = None  # set while waiting on the client now
         self._wants_everything = False
         self._dropping = False
         self._handing_out = False  # a streaming consumer is being handed what is buffered
@@ -99,10 +110,72 @@ class BoundedBody(Body):
     def _update_room(self) -> None:
         if self._complete.is_set() or self._dropping:
             self.room.set()  # nothing more to read but the disconnect, which must be seen
+            self._stop_pace()
         elif self.over_limit or (self._buffered >= self.high_water and not self._wants_everything):
             self.room.clear()
+            self._pause_pace()
         else:
             self.room.set()
+            self._resume_pace()
+
+    # -- pace: the clock of time spent waiting on the client -----------------------------
+
+    def start_pace(self) -> None:
+        """Start the clock (the receiver calls this when it starts, inside the event loop)."""
+        if self.pace is not None and self.room.is_set():
+            self._resume_pace()
+
+    def waited(self) -> float:
+        """Seconds spent so far waiting on the client for this body."""
+        if self._ready_since is None:
+            return self._waited
+        return self._waited + asyncio.get_running_loop().time() - self._ready_since
+
+    def _resume_pace(self) -> None:
+        if self.pace is None or self._ready_since is not None or self._timed_out:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # built outside a request (no loop yet): start_pace starts it
+        self._ready_since = loop.time()
+        self._arm_pace(loop)
+
+    def _pause_pace(self) -> None:
+        if self._ready_since is not None:
+            self._waited = self.waited()
+            self._ready_since = None
+        self._cancel_pace_timer()
+
+    def _stop_pace(self) -> None:
+        self._pause_pace()
+        self.pace = None
+
+    def _cancel_pace_timer(self) -> None:
+        if self._pace_timer is not None:
+            self._pace_timer.cancel()
+            self._pace_timer = None
+
+    def _arm_pace(self, loop) -> None:
+        # One timer, at the moment the body would break a rule if nothing more arrived;
+        # bytes arriving meanwhile only move that moment on, which the check then sees.
+        self._cancel_pace_timer()
+        due = self.pace.due_in(self.received, self.waited())
+        self._pace_timer = loop.call_later(max(due, 0.0) + 0.01, self._check_pace)
+
+    def _check_pace(self) -> None:
+        self._pace_timer = None
+        if self.pace is None or self._ready_since is None:
+            return
+        waited = self.waited()
+        if self.pace.due_in(self.received, waited) > 0:
+            self._arm_pace(asyncio.get_running_loop())
+            return
+        self._timeout_message = self.pace.refusal(self.received, waited)
+        log.info("request body refused (408): %s", self._timeout_message)
+        self._timed_out = True
+        self._pause_pace()
+        self._has_data.set()  # wake the consumer, which raises
 
     def append(self, data: bytes) -> None:
         if not data or self._complete.is_set() or self._dropping:
@@ -156,7 +229,7 @@ class BoundedBody(Body):
             self.clear()
             raise RequestEntityTooLarge()
         if self._timed_out:
-            raise RequestTimeout("no data received from the client for too long")
+            raise RequestTimeout(self._timeout_message)
 
     def _wanted(self) -> int:
         # Never wait for more than the receiver will buffer before pausing; awaiting the
@@ -226,7 +299,8 @@ class BoundedHTTPConnection(ASGIHTTPConnection):
 
     def _create_request_from_scope(self, send):
         request = super()._create_request_from_scope(send)
-        request.body = BoundedBody(request.content_length, self.app.config["MAX_CONTENT_LENGTH"])
+        request.body = BoundedBody(request.content_length, self.app.config["MAX_CONTENT_LENGTH"],
+                                   self.app.config.get("MEDIAHUB_BODY_PACE"))
         return request
 
     async def __call__(self, receive, send) -> None:
@@ -256,6 +330,8 @@ class BoundedHTTPConnection(ASGIHTTPConnection):
     async def handle_messages(self, request, receive) -> None:
         body = request.body
         bounded = isinstance(body, BoundedBody)
+        if bounded:
+            body.start_pace()
         while True:
             if bounded and not body.room.is_set() and not body.complete:
                 await body.room.wait()
