@@ -14,6 +14,47 @@ import click
 from mediahub.config import ConfigError, Settings, load_settings, shown
 
 CONFIG_ENV = "MEDIAHUB_CONFIG"
+CONFIG_HELP = ("TOML config file (default: $MEDIAHUB_CONFIG, else built-in defaults); "
+               "give it before or after the command: `mediahub -c FILE config check` "
+               "and `mediahub config check -c FILE` are the same.")
+CONFIG_FLAGS = ("-c", "--config")
+
+
+def remember_config(ctx: click.Context, _param, value: str | None) -> str | None:
+    """`-c FILE` after a command name: the whole invocation uses it (the last one given wins)."""
+    if value is not None:
+        ctx.find_root().ensure_object(dict)["config_path"] = value
+    return value
+
+
+def add_config_option(command: click.Command) -> None:
+    """Give `command` (and, for a group, every command under it) its own `-c/--config`, so the
+    option works after the command name too: the README's `mediahub config check -c FILE`."""
+    if not any(param.name == "config_path" for param in command.params):
+        command.params.append(click.Option(
+            [*CONFIG_FLAGS, "config_path"], type=click.Path(dir_okay=False),
+            expose_value=False, callback=remember_config, help=CONFIG_HELP))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_config_option(sub)
+
+
+def config_in_args(args: list[str]) -> str | None:
+    """The `-c/--config` value written after the command name, read before click parses it: the
+    plugins (and so the commands they add, like `library scan`) depend on the config file."""
+    found = None
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            break
+        if arg in CONFIG_FLAGS and rest:
+            found = rest.pop(0)
+        elif arg.startswith("--config="):
+            found = arg[len("--config="):]
+        elif arg.startswith("-c") and len(arg) > 2 and not arg.startswith("--"):
+            found = arg[2:]
+    return found
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -43,13 +84,18 @@ def configure_logging(settings: Settings) -> None:
 
 
 class MediahubGroup(click.Group):
-    """Adds the commands plugins register (the `register_commands` hook) on first use."""
+    """Adds the commands plugins register (the `register_commands` hook) on first use, and gives
+    every command the `-c/--config` option."""
 
     # The config files whose plugins' commands were added (one process may run several, e.g. tests).
     plugins_loaded_for: set = set()
 
-    def _load_plugin_commands(self, ctx: click.Context) -> None:
-        config_path = ctx.params.get("config_path") or os.environ.get(CONFIG_ENV)
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        add_config_option(cmd)
+        super().add_command(cmd, name)
+
+    def _load_plugin_commands(self, ctx: click.Context, after: str | None = None) -> None:
+        config_path = after or ctx.params.get("config_path") or os.environ.get(CONFIG_ENV)
         if config_path in self.plugins_loaded_for:
             return
         self.plugins_loaded_for.add(config_path)
@@ -71,15 +117,21 @@ class MediahubGroup(click.Group):
             command = super().get_command(ctx, name)
         return command
 
+    def resolve_command(self, ctx, args):
+        if args and super().get_command(ctx, args[0]) is None:
+            # `mediahub library scan -c FILE`: FILE's plugins decide whether `library` exists.
+            self._load_plugin_commands(ctx, after=config_in_args(args[1:]))
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=MediahubGroup)
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
-              envvar=CONFIG_ENV, help="TOML config file (default: built-in defaults).")
+@click.option(*CONFIG_FLAGS, "config_path", type=click.Path(dir_okay=False),
+              envvar=CONFIG_ENV, help=CONFIG_HELP)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """mediahub: a self-hosted media server."""
     ctx.ensure_object(dict)
-    ctx.obj["config_path"] = config_path
+    ctx.obj["config_path"] = config_path  # a `-c` after the command name replaces it
 
 
 # ---------------------------------------------------------------------------- serve
@@ -177,40 +229,62 @@ def config_check(ctx: click.Context) -> None:
 
 
 def check_config(path: str | None) -> list[str]:
-    """Every problem: the file's own, then those only plugins can see (sections, backend types)."""
+    """Every problem, each once: the file's own, then those only plugins can see (their sections'
+    values, sections nobody reads, backend types). Nothing else is printed: the plugin host's log
+    lines ("plugin X disabled: ...") would repeat a problem already in the list."""
+    import difflib
+
     from mediahub.app import build_plugin_host
     from mediahub.plugins import PluginStartupError
     from mediahub.storage import StorageRegistry
 
-    from mediahub.config import inspect_settings
+    from mediahub.config import inspect_settings, normalise_plugin_name
 
     settings, problems = inspect_settings(path)
     if any(p.startswith(f"{path}:") for p in problems):
         return problems  # unreadable file: nothing more to check
     try:
-        plugins = build_plugin_host(settings)
+        with logs_held_back():
+            plugins = build_plugin_host(settings)
     except PluginStartupError as exc:
         return [f"plugins: {exc}"]
     for record in plugins.records.values():
-        if record.status == "failed" and record.reason.startswith("invalid config: "):
+        if record.status != "failed":
+            continue
+        if record.reason.startswith("invalid config: "):
             problems.extend(record.reason[len("invalid config: "):].split("; "))
-    known_sections = set(plugins.plugin_configs)
-    plugin_names = {name.replace("-", "_") for name in plugins.records}
+        else:  # a plugin that cannot load is a mistake of this setup too (e.g. [plugins] dirs)
+            problems.append(f"plugins: {record.name} failed: {record.reason}")
+    declared = set(plugins.declared_sections)
+    enabled = {normalise_plugin_name(r.name) for r in plugins.records.values() if r.status == "enabled"}
+    installed = {normalise_plugin_name(name) for name in plugins.records}
     for section, table in settings.plugin_sections.items():
-        if section in plugin_names and section not in known_sections and table:
+        if section in declared:
+            continue
+        if section in enabled and table:
             problems.append(f"plugins.{section}: this plugin has no settings "
                             f"(unknown keys: {', '.join(sorted(table))})")
-        elif section not in known_sections and section not in plugin_names:
-            import difflib
-
-            close = difflib.get_close_matches(section, sorted(known_sections | plugin_names), n=1)
+        elif section not in installed:
+            close = difflib.get_close_matches(section, sorted(declared | installed), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             problems.append(f"plugins.{section}: no installed plugin reads this section{hint}")
+        # else: the plugin is disabled (or failed to load), so nothing can tell what it reads
     try:
         StorageRegistry.from_settings(settings, plugins)
     except ConfigError as exc:
         problems.extend(p for p in exc.problems if p not in problems)
     return problems
+
+
+class logs_held_back:
+    """Log records emitted meanwhile are dropped: `config check` reports through its list."""
+
+    def __enter__(self):
+        self.before = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
+
+    def __exit__(self, *exc):
+        logging.disable(self.before)
 
 
 @config.command("show")
@@ -377,6 +451,11 @@ def user_create(ctx: click.Context, username: str, password: str, admin: bool) -
     except MediahubError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created user {created.username}{' (admin)' if admin else ''}")
+
+
+# Every built-in command (nested ones included) takes `-c` after its name too; plugin commands
+# get it when they are added (MediahubGroup.add_command).
+add_config_option(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,6 +49,8 @@ class PluginHost:
         self.dispatcher = HookDispatcher(self.pm)
         self.records: dict[str, PluginRecord] = {}
         self.plugin_configs: dict[str, BaseModel] = {}
+        # Every [plugins.<section>] a loaded plugin declared -> that plugin, valid or not.
+        self.declared_sections: dict[str, str] = {}
         self._spec_modules: list[Any] = []
 
     # -- loading ---------------------------------------------------------------------
@@ -146,18 +148,25 @@ class PluginHost:
             if record.status != "enabled" or record.plugin is None:
                 continue
             for _, sections in self.call_sync("register_config_sections", only=record.plugin):
-                section = model = None
+                problems: list[str] = []
                 try:
                     for section, model in sections.items():
+                        # Declared even when its table is wrong: `config check` then reports the
+                        # wrong value, not "this plugin has no settings".
+                        self.declared_sections.setdefault(section, name)
                         if section in self.plugin_configs:
                             continue
                         raw = self.settings.plugin_section(section)
-                        self.plugin_configs[section] = model.model_validate(raw)
-                except ValidationError as exc:
-                    problems = describe_validation_error(exc, model, prefix=f"plugins.{section}")
-                    self.disable(name, "invalid config: " + "; ".join(problems))
+                        try:
+                            self.plugin_configs[section] = model.model_validate(raw)
+                        except ValidationError as exc:  # every section's mistakes, not the first's
+                            problems += describe_validation_error(exc, model,
+                                                                  prefix=f"plugins.{section}")
                 except Exception as exc:
                     self.disable(name, f"register_config_sections failed: {exc!r}")
+                    continue
+                if problems:
+                    self.disable(name, "invalid config: " + "; ".join(problems))
 
     def disable(self, name: str, reason: str) -> None:
         record = self.records[name]
