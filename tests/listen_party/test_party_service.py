@@ -84,3 +84,25 @@ async def test_no_service_and_no_extension_when_listen_party_is_disabled(mediahu
         "/rest/getOpenSubsonicExtensions?f=json")).get_json()
     names = {e["name"] for e in answer["subsonic-response"]["openSubsonicExtensions"]}
     assert "formPost" in names and "listeningParty" not in names
+
+
+@pytest.mark.postgres
+async def test_an_app_joins_and_lists_a_party_on_postgres(mediahub_app_factory, postgres_url):
+    import re
+
+    app = await mediahub_app_factory(overrides={"database": {"url": postgres_url}})
+    client = app.test_client()
+    host, guest = await login(client, "pghost"), await login(client, "pgguest")
+    code = (await (await client.post("/api/parties", json={}, headers=host)).get_json())["code"]
+    page = await client.post("/account/subsonic", form={"name": "Phone"}, headers=guest)
+    key = re.search(r"data-app-password>([^<]+)<", await page.get_data(as_text=True)).group(1)
+
+    async def rest(endpoint: str, **params) -> dict:
+        query = "&".join(f"{k}={v}" for k, v in {"apiKey": key, "f": "json", **params}.items())
+        return (await (await client.get(f"/rest/{endpoint}?{query}")).get_json())["subsonic-response"]
+
+    assert (await rest("getListeningParty", code=code))["error"]["code"] == 50
+    joined = (await rest("joinListeningParty", code=code))["listeningParty"]
+    assert (joined["code"], joined["role"], joined["memberCount"]) == (code, "guest", 2)
+    listed = (await rest("getListeningParties"))["listeningParties"]["listeningParty"]
+    assert [p["code"] for p in listed] == [code]
