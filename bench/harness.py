@@ -56,6 +56,24 @@ def stop_processes(processes: list[subprocess.Popen]) -> None:
             process.wait(10)
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children so far (Linux /proc).
+
+    Less sensitive to the machine's load than wall time: what a server's own work costs.
+    """
+    total = 0.0
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        pids += [int(child) for child in children.read_text().split()]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def machine_line() -> str:
     """Cores and load: ratios measured in one run are what count, absolute numbers move
     with whatever else the machine runs."""

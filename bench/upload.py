@@ -15,7 +15,8 @@ ratio to nginx is printed for reference. Not a test: numbers vary with the machi
 
 Both servers write to the same filesystem (`--dir`, default a temp dir). mediahub also
 hashes (sha256) every byte, sniffs the type, writes ledger rows and fsyncs the object
-before answering; nginx does none of that.
+before answering; nginx does none of that. Each server's CPU seconds per GiB are printed
+too: on a loaded machine they say more than the throughputs.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import (free_port, machine_line, nginx_binary, spread, stop_processes,  # noqa: E402
-                     verdict, wait_for_port)
+from harness import (free_port, machine_line, nginx_binary, process_cpu_seconds,  # noqa: E402
+                     spread, stop_processes, verdict, wait_for_port)
 
 MiB = 1024 * 1024
 SEND_CHUNK = 1 * MiB
@@ -190,6 +191,7 @@ def main() -> int:
 
             best = {"nginx": float("inf"), "mediahub": float("inf"), "raw": float("inf")}
             to_bare: list[float] = []
+            cpu: dict[str, list[float]] = {"raw": [], "mediahub": []}
             print(machine_line())
             print(f"body: {args.size_mib} MiB (WAV header + data), {args.runs} run(s) each, "
                   f"written under {work}")
@@ -200,13 +202,18 @@ def main() -> int:
                 (work / "nginx-root" / "upload" / f"run{run}.wav").unlink()
                 best["nginx"] = min(best["nginx"], seconds)
                 print(f"  nginx     run {run + 1}: {total / seconds / 1e6:8.0f} MB/s", flush=True)
+                cpu_before = process_cpu_seconds(processes[2].pid)
                 seconds, status, body = put(raw_port, "/", total)
+                cpu["raw"].append(process_cpu_seconds(processes[2].pid) - cpu_before)
                 if status != 201:
                     raise RuntimeError(f"the bare ASGI app answered {status}")
                 best["raw"] = min(best["raw"], seconds)
                 raw_seconds = seconds
-                print(f"  bare ASGI run {run + 1}: {total / seconds / 1e6:8.0f} MB/s", flush=True)
+                print(f"  bare ASGI run {run + 1}: {total / seconds / 1e6:8.0f} MB/s, "
+                      f"{cpu['raw'][-1]:.2f} s CPU", flush=True)
+                cpu_before = process_cpu_seconds(mediahub_pid)
                 seconds, status, body = put(mediahub_port, "/bench/upload", total)
+                cpu["mediahub"].append(process_cpu_seconds(mediahub_pid) - cpu_before)
                 if status != 201:
                     raise RuntimeError(f"mediahub answered {status}: {body[:300]!r}")
                 stored = json.loads(body)
@@ -215,8 +222,9 @@ def main() -> int:
                 (work / "data" / "media" / stored["key"]).unlink()  # keep the disk free
                 best["mediahub"] = min(best["mediahub"], seconds)
                 to_bare.append(raw_seconds / seconds)
-                print(f"  mediahub  run {run + 1}: {total / seconds / 1e6:8.0f} MB/s "
-                      f"({raw_seconds / seconds:.2f}x the bare app's run)", flush=True)
+                print(f"  mediahub  run {run + 1}: {total / seconds / 1e6:8.0f} MB/s, "
+                      f"{cpu['mediahub'][-1]:.2f} s CPU ({raw_seconds / seconds:.2f}x the bare app's run)",
+                      flush=True)
 
             rss_after = peak_rss_kib(mediahub_pid)
             nginx_rate = total / best["nginx"] / 1e6
@@ -231,6 +239,12 @@ def main() -> int:
             print(f"mediahub  {mediahub_rate:8.0f} MB/s   {to_raw:.2f}x the bare app "
                   f"(per-run spread {spread(to_bare)}; target >= {TARGET_RATIO}x: "
                   f"{'yes' if to_raw >= TARGET_RATIO else 'NO'}), {ratio:.2f}x nginx")
+            # CPU per GiB (median run): what each server's own work costs, less moved by the
+            # machine's load than the throughputs. mediahub's includes sha256 and the writes.
+            per_gib = {name: sorted(values)[len(values) // 2] * (1 << 30) / total
+                       for name, values in cpu.items()}
+            print(f"CPU per GiB received (median run): bare ASGI {per_gib['raw']:.2f} s, mediahub "
+                  f"{per_gib['mediahub']:.2f} s ({per_gib['raw'] / per_gib['mediahub']:.2f}x)")
             print(f"mediahub peak RSS {rss_after / 1024:.1f} MiB, growth over the uploads "
                   f"{growth:.1f} MiB (target < {TARGET_GROWTH_MIB} MiB: "
                   f"{'yes' if growth < TARGET_GROWTH_MIB else 'NO'})")
