@@ -91,7 +91,7 @@ def party_service() -> Any:
 
     ``firstresult``; answered by listen-party itself, None when it is disabled. An object
     with async methods taking the acting ``user``: ``parties(user)`` (the live parties they
-    host or joined, newest first), ``state(user, code, ip=None)`` (``NotFound`` for an
+    host or joined, newest first, at most 50), ``state(user, code, ip=None)`` (``NotFound`` for an
     unknown or ended code, counted against the join-code guessing limit of ``ip`` and the
     account; ``Forbidden`` unless ``user`` joined) and ``join(user, code, ip=None,
     display_name=None)``. Each returns the party's public state: ``code``, ``name``,

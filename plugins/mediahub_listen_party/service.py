@@ -14,6 +14,7 @@ from mediahub import Forbidden
 from mediahub_listen_party import party as parties, protocol, sources
 from mediahub_listen_party.models import Party, PartyMember
 
+MAX_LISTED = 50
 # Keys of a stored track another plugin may see (no ledger ids, no stable-link internals).
 TRACK_KEYS = ("source", "trackId", "entryId", "durationSec", "artist", "album", "addedByName")
 
@@ -22,9 +23,9 @@ class PartyService:
     """Every method takes the `mediahub.User` acting; codes are the join codes people type."""
 
     async def parties(self, user) -> list[dict[str, Any]]:
-        """The live parties `user` hosts or joined, newest first, each as `state` returns it."""
+        """The live parties `user` hosts or joined, newest first (at most 50), as `state` has them."""
         rows = await Party.filter(members__user_id=user.id, ended_at=None) \
-            .order_by("-created_at").limit(50)
+            .order_by("-created_at").limit(MAX_LISTED)
         return [await self._public(party, user) for party in rows]
 
     async def state(self, user, code: str, ip: str | None = None) -> dict[str, Any]:

@@ -86,7 +86,8 @@ async def songs_of(call: Call, entries: list[dict]) -> list[dict]:
         if song is None:
             song = {"id": f"{entry['source']}:{entry['trackId']}", "isDir": False,
                     "title": entry["title"], "artist": entry.get("artist"),
-                    "album": entry.get("album"), "duration": shapes.seconds(entry.get("durationSec")),
+                    "album": entry.get("album"),
+                    "duration": shapes.seconds(entry.get("durationSec")),
                     "type": "music", "mediaType": "song", "isVideo": False}
         songs.append(song)
     return songs
