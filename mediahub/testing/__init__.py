@@ -38,7 +38,7 @@ async def running_app(settings: Settings, plugins: list[tuple[str, Any]] = ()) -
     `plugins` are (name, plugin object) pairs registered as if they were installed.
     """
     app = create_app(settings, extra_plugins=list(plugins))
-    pass  # await start_from_template(app)
+    await start_from_template(app)
     # Quart's 60 s default is too tight for a fresh PostgreSQL database migrated on a
     # machine that is busy with other work (CI runs on 2 cores); a real hang still fails.
     async with app.test_app_class(app, startup_timeout=STARTUP_TIMEOUT,
