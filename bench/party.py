@@ -116,9 +116,9 @@ async def join_guests(base_url: str, code: str, count: int) -> list[str]:
 
 
 async def mediahub_party(url: str, guests: int, deflate: bool):
-    """A party with a track selected and `QUEUED` tracks waiting: (host, guests, version,
-    queue), `queue` = {"entries": the queue's entry ids, "spare": one more uploaded track
-    the queue benchmark adds and removes again}."""
+    """A party with a track selected: (host, guests, version, tracks), `tracks` = `QUEUED` + 1
+    more uploaded tracks for the queue benchmark (queued only after the state updates, so
+    those stay the small messages of a party without a queue, as measured before)."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
         username = f"bench{guests}{time.time_ns() % 10 ** 9}"
         host_token = (await http.post("/api/auth/register", json={
@@ -139,13 +139,18 @@ async def mediahub_party(url: str, guests: int, deflate: bool):
     await host.send_json({"t": "HOST_TRACK_SELECTED", "version": 1, "trackId": tracks[0]})
     version = (await host.receive_json("TRACK_SELECTED"))["version"]
     await asyncio.gather(*(c.receive_json("TRACK_SELECTED", timeout=60) for c in clients))
-    for track in tracks[1:-1]:
+    return host, clients, version, tracks[1:]
+
+
+async def fill_queue(host: WebSocketClient, clients: list[WebSocketClient],
+                     tracks: list[str]) -> tuple[int, dict]:
+    """Queue all but the last of `tracks`: (version, {"entries": entry ids, "spare": the last})."""
+    for track in tracks[:-1]:
         await host.send_json({"t": "QUEUE_ADD", "trackId": track})
         state = await host.receive_json("QUEUE_CHANGED")
         await asyncio.gather(*(c.receive_json("QUEUE_CHANGED", timeout=60) for c in clients))
         await asyncio.sleep(COMMAND_GAP_S)  # the host's flood control
-    entries = [entry["entryId"] for entry in state["queue"]]
-    return host, clients, state["version"], {"entries": entries, "spare": tracks[-1]}
+    return state["version"], {"entries": [e["entryId"] for e in state["queue"]], "spare": tracks[-1]}
 
 
 async def reference_party(url: str, guests: int, deflate: bool):
@@ -199,12 +204,14 @@ async def measure(host: WebSocketClient, clients: list[WebSocketClient], version
 
 
 async def measure_queue(host: WebSocketClient, clients: list[WebSocketClient], version: int,
-                        commands: int, queue: dict) -> tuple[list[float], list[float], int]:
+                        commands: int, queue: dict) -> tuple[list[float], list[float], int, dict]:
     """Queue updates, in turn: the last entry moved to the top, the spare track added (a
     free command: the server looks the track up first), that entry removed. Every
-    QUEUE_CHANGED carries the whole queue; returns its size in bytes too."""
+    QUEUE_CHANGED carries the whole queue; returns its size in bytes and, per kind, the
+    median first-guest latency (the server's time to decide) too."""
     latencies: list[float] = []
     firsts: list[float] = []
+    by_kind: dict[str, list[float]] = {"QUEUE_MOVE": [], "QUEUE_ADD": [], "QUEUE_REMOVE": []}
     entries, size = list(queue["entries"]), 0
     for i in range(commands):
         step = i % 3
@@ -218,11 +225,12 @@ async def measure_queue(host: WebSocketClient, clients: list[WebSocketClient], v
         delivered = await broadcast(host, frame, "QUEUE_CHANGED", clients)
         latencies += delivered
         firsts.append(min(delivered))
+        by_kind[frame["t"]].append(min(delivered))
         state = await host.receive_json("QUEUE_CHANGED")
         version, entries = state["version"], [entry["entryId"] for entry in state["queue"]]
         size = max(size, len(json.dumps(state, separators=(",", ":"), ensure_ascii=False)))
         await pace(started)
-    return latencies, firsts, size
+    return latencies, firsts, size, {kind: percentile(v, .5) for kind, v in by_kind.items() if v}
 
 
 async def measure_reactions(host: WebSocketClient, clients: list[WebSocketClient],
@@ -251,14 +259,15 @@ def summary(latencies: list[float], firsts: list[float], rss: float) -> dict:
 async def run(make_party, url: str, pid: int, guests: int, commands: int, deflate: bool,
               profiled: bool = False) -> dict[str, dict]:
     """{"state": ..., and for mediahub "queue" and "reaction"}: each a `summary`."""
-    host, clients, version, queue = await make_party(url, guests, deflate)
+    host, clients, version, tracks = await make_party(url, guests, deflate)
     if profiled:
         os.kill(pid, signal.SIGUSR1)
     latencies, firsts, version = await measure(host, clients, version, commands)
     results = {"state": summary(latencies, firsts, rss_mib(pid))}
-    if queue is not None:  # mediahub: the queue and reactions too
-        latencies, firsts, size = await measure_queue(host, clients, version, commands, queue)
-        results["queue"] = {**summary(latencies, firsts, rss_mib(pid)), "bytes": size}
+    if tracks is not None:  # mediahub: the queue and reactions too
+        version, queue = await fill_queue(host, clients, tracks)
+        latencies, firsts, size, decide = await measure_queue(host, clients, version, commands, queue)
+        results["queue"] = {**summary(latencies, firsts, rss_mib(pid)), "bytes": size, "decide": decide}
         latencies, firsts = await measure_reactions(host, clients, commands)
         results["reaction"] = summary(latencies, firsts, rss_mib(pid))
     if profiled:
@@ -324,7 +333,10 @@ async def main() -> None:
                 print(f"{size} guests, {args.commands} commands of each kind: mediahub p99 / "
                       f"reference p99 = {ours['state']['p99'] / bare['state']['p99']:.2f}{verdict}")
                 print(line("state", ours["state"]))
-                print(line("queue", ours["queue"]) + f"  ({ours['queue']['bytes']} B messages)")
+                decide = ", ".join(f"{kind.split('_')[1].lower()} {ms:.1f}"
+                                   for kind, ms in ours["queue"]["decide"].items())
+                print(line("queue", ours["queue"]) + f"  ({ours['queue']['bytes']} B messages; "
+                      f"first guest p50 by kind: {decide} ms)")
                 print(line("reaction", ours["reaction"]))
                 print(line("reference", bare["state"]), flush=True)
     finally:
