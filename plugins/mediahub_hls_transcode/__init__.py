@@ -42,6 +42,19 @@ def register_nav_items(request):
     return [{"label": "Tracks", "href": "/tracks"}]
 
 
+@hookimpl(optionalhook=True)
+async def presigned_upload_open(backend, key):
+    """local-disk's receiver asks before storing: a track's keys take uploads while it is pending,
+    so after `complete` a still-valid policy cannot replace the checked audio or artwork."""
+    from tortoise.expressions import Q
+
+    from mediahub_hls_transcode import store
+    from mediahub_hls_transcode.models import Track
+
+    track = await Track.filter(Q(audio_key=key) | Q(artwork_key=key)).only("status").first()
+    return None if track is None else track.status == store.PENDING
+
+
 @hookimpl
 async def cleanup(now):
     from mediahub_hls_transcode.store import forget_abandoned

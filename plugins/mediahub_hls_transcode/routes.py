@@ -1,23 +1,24 @@
-"""The seed's upload endpoints, track detail/list/delete, signed playlists, the upload receiver, pages."""
+"""The seed's upload endpoints, track detail/list/delete, signed playlists, pages.
+
+Presigned local-disk uploads are received by local-disk (`POST /media/upload/<backend>`); this
+plugin says which of its keys still take one (`presigned_upload_open`, in __init__)."""
 
 from __future__ import annotations
 
 import time
 
 from quart import Blueprint, Response, render_template
-from quart_schema import (DataSource, document_request, document_response, security_scheme,
-                          validate_querystring, validate_request)
+from quart_schema import document_response, security_scheme, validate_querystring, validate_request
 
 from mediahub import (Forbidden, NotFound, StorageUnavailable, check_media_signature,
-                      csrf_token_in_body, current_host, current_user, html_page, require_user)
+                      current_host, current_user, html_page, require_user)
 from mediahub_hls_transcode import store
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import parse_media_playlist, rewrite_uris, safe_segment_name
-from mediahub_hls_transcode.schemas import (PresignedPostForm, SignedQuery, TrackDeleted, TrackList,
+from mediahub_hls_transcode.schemas import (SignedQuery, TrackDeleted, TrackList,
                                             TrackOut, TrackProcessingStatusResponse,
                                             TrackUploadCompleteRequest, TrackUploadInitRequest,
                                             TrackUploadInitResponse)
-from mediahub_hls_transcode.upload_receiver import receive_policy_upload
 
 blueprint = Blueprint("hls", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/hls/static")
@@ -175,21 +176,6 @@ async def media_playlist(track_id, rendition: str, query_args: SignedQuery):
             raise StorageUnavailable("this storage backend cannot hand out segment URLs")
         urls[name] = url
     return playlist_response(rewrite_uris(text, urls.__getitem__))
-
-
-# -- the host side of presigned uploads ---------------------------------------------------
-
-
-@blueprint.post("/media/upload/<backend>")
-@document_request(PresignedPostForm, source=DataSource.FORM_MULTIPART)
-@csrf_token_in_body
-async def receive_upload(backend: str):
-    """Receive a presigned POST (policy fields, then `file`) for backends without their own URL.
-
-    Like S3: 204 when stored, 403 for a tampered or expired policy, 413 above its size.
-    """
-    await receive_policy_upload(backend)
-    return Response(status=204)
 
 
 # -- pages --------------------------------------------------------------------------------

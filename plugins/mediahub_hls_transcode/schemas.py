@@ -72,18 +72,6 @@ class TrackDeleted(BaseModel):
     deleted: bool
 
 
-class PresignedPostForm(BaseModel):
-    """The policy fields exactly as init returned them, then the `file` part."""
-
-    backend: str
-    key: str
-    content_type: str
-    max_size: str
-    exp: str
-    sig: str
-    file: bytes
-
-
 class SignedQuery(BaseModel):
     exp: Optional[str] = None
     sig: Optional[str] = None

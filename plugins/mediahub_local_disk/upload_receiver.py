@@ -1,25 +1,27 @@
-"""`POST /media/upload/<backend>`: what an S3 presigned POST does, for backends that presign on the host."""
+"""`POST /media/upload/<backend>`: what an S3 presigned POST does, for backends that presign on the host.
+
+Owned here, by the plugin whose `presign_upload` hands out this URL, so presigned local-disk
+uploads work whichever other plugins are enabled. Which uploads are still open (single use)
+is asked of the plugins that handed them out: the `presigned_upload_open` hook.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from quart import request
-from tortoise.expressions import Q
 from werkzeug.sansio.multipart import Epilogue, Field, File
 
 from mediahub import (FORM_OVERHEAD_BYTES, MAX_FIELDS, BadRequest, Forbidden, MediahubError,
                       MultipartReader, NotFound, PayloadTooLarge, StorageUnavailable, current_host, multipart_reader)
-from mediahub_hls_transcode import store
-from mediahub_hls_transcode.models import Track
 
-log = logging.getLogger("mediahub.hls_transcode")
+log = logging.getLogger("mediahub.local_disk")
 
 
 def body_limit() -> int:
-    host = current_host()
-    return max(host.settings.server.max_upload_bytes,
-               store.settings(host).max_artwork_bytes) + FORM_OVERHEAD_BYTES
+    """The whole body's cap, before the policy is read: [server] max_upload_bytes, the cap on
+    every upload body (each policy's max_size then caps its file)."""
+    return current_host().settings.server.max_upload_bytes + FORM_OVERHEAD_BYTES
 
 
 async def receive_policy_upload(backend_name: str) -> int:
@@ -41,7 +43,7 @@ async def receive_policy_upload(backend_name: str) -> int:
         if isinstance(event, File) and event.name == "file":
             # Like S3: the policy fields come before the file, and are checked before any byte is kept.
             key, content_type, max_size = verify(fields)
-            await refuse_a_used_policy(key)
+            await refuse_a_used_policy(backend_name, key)
             return await store_part(storage, reader, key, content_type, max_size)
         if isinstance(event, File):
             await reader.skip_part()
@@ -50,11 +52,13 @@ async def receive_policy_upload(backend_name: str) -> int:
     raise BadRequest(f"more than {MAX_FIELDS} form fields")
 
 
-async def refuse_a_used_policy(key: str) -> None:
-    """A policy takes uploads only while its track waits for them: after `complete` (or once
-    the track is gone) its key is retired, so a valid-looking policy cannot be used twice."""
-    waiting = await Track.filter(Q(audio_key=key) | Q(artwork_key=key), status=store.PENDING).exists()
-    if not waiting:
+async def refuse_a_used_policy(backend_name: str, key: str) -> None:
+    """A policy takes uploads only while the plugin that handed it out waits for them: after
+    its upload is done (or gone) the key is retired, so a valid-looking policy cannot be used
+    twice to replace what that plugin checked."""
+    answers = await current_host().call_hook("presigned_upload_open", raise_errors=True,
+                                             backend=backend_name, key=key)
+    if True not in answers or False in answers:
         raise Forbidden("this upload was already completed (or abandoned); start a new upload")
 
 
