@@ -7,6 +7,7 @@ built-in plugins and the example plugin to it.
 """
 
 from mediahub.accounts import create_guest, login_throttle as sign_in_throttle, sign_in
+from mediahub.address_limits import WindowCounter, network_of
 from mediahub.auth import json_body
 from mediahub.bus import BusUnavailable
 from mediahub.csrf import token_in_body as csrf_token_in_body
@@ -57,7 +58,7 @@ __all__ = [
     "User", "current_user", "current_sign_in", "require_user", "json_body", "start_web_session",
     "create_guest",
     "issue_token_pair", "user_for_access_token", "TokenPair", "csrf_token_in_body",
-    "sign_in", "sign_in_throttle",
+    "sign_in", "sign_in_throttle", "WindowCounter", "network_of",
     # routes: OpenAPI markers and the strict-string pattern
     "html_page", "media_route", "optional_body", "NO_NUL",
     # storage and the media ledger

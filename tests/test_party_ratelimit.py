@@ -7,6 +7,7 @@ import time
 import pytest
 
 from mediahub.testing import login, make_settings, running_app
+from mediahub.address_limits import estimate, retry_after
 from mediahub_listen_party import code_limit
 from mediahub_listen_party.models import PartyCodeMiss
 
@@ -41,15 +42,15 @@ def test_a_client_is_its_ip_network_and_its_account():
 
 
 def test_the_sliding_window_estimate_and_its_retry_after():
-    assert code_limit.estimate(2, 10, elapsed=30) == 7  # half of last minute still in view
-    assert code_limit.estimate(2, 10, elapsed=60) == 2
-    assert code_limit.retry_after(2, 0, elapsed=10, limit=10) == 0
-    wait = code_limit.retry_after(4, 12, elapsed=15, limit=10)
+    assert estimate(2, 10, elapsed=30) == 7  # half of last minute still in view
+    assert estimate(2, 10, elapsed=60) == 2
+    assert retry_after(2, 0, elapsed=10, limit=10) == 0
+    wait = retry_after(4, 12, elapsed=15, limit=10)
     # Allowed after the wait, not much before it (a half-miss margin: ~2.5 s here).
-    assert wait > 0 and code_limit.estimate(4, 12, 15 + wait) < 10 <= code_limit.estimate(4, 12, 15 + wait - 3)
+    assert wait > 0 and estimate(4, 12, 15 + wait) < 10 <= estimate(4, 12, 15 + wait - 3)
     # Over the limit within this minute: wait for the minute to end and fade.
-    wait = code_limit.retry_after(12, 0, elapsed=20, limit=10)
-    assert wait > 40 and code_limit.estimate(0, 12, wait - 40) < 10
+    wait = retry_after(12, 0, elapsed=20, limit=10)
+    assert wait > 40 and estimate(0, 12, wait - 40) < 10
 
 
 # -- over HTTP ---------------------------------------------------------------------------------

@@ -92,3 +92,23 @@ def test_the_checker_allows_the_public_api_and_the_plugins_own_modules():
               "from mediahub_listen_party.models import Party\nmediahub.call_hook\n")
     assert violations(source, "mediahub_listen_party") == []
     assert violations("from mediahub.testing import login", "x", is_test=True) == []
+
+
+LIMIT_MATH = {"network_of", "estimate", "retry_after"}
+
+
+@pytest.mark.parametrize("package, path", plugin_modules())
+def test_plugins_count_limits_with_the_one_window_counter(package, path):
+    """The sliding-window math lives once, in `mediahub.WindowCounter` / `network_of`: a plugin
+    that defines its own copy (as listen-party's join-code limit once did) fails here."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    copies = [node.name for node in ast.walk(tree)
+              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in LIMIT_MATH]
+    assert not copies, f"{path.relative_to(ROOT)} defines {copies}: use mediahub.WindowCounter"
+
+
+def test_the_join_code_limit_is_a_window_counter():
+    from mediahub_listen_party import code_limit
+
+    assert isinstance(code_limit.misses, mediahub.WindowCounter)
+    assert mediahub.network_of("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
