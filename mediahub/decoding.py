@@ -29,17 +29,25 @@ class DecodeTooLong(UploadRejected):
 
 
 @contextlib.asynccontextmanager
-async def decode_slot() -> AsyncIterator[float]:
-    """Hold one decode slot of this process; yields the time limit (seconds) for the decode."""
+async def decode_slot(pool: str = "decode", size: int | None = None) -> AsyncIterator[float]:
+    """Hold one decode slot of this process; yields the time limit (seconds) for the decode.
+
+    The default pool is `[server] max_concurrent_decodes` places shared by every decode of an
+    upload. A feature whose ffmpeg runs are of another kind names its own `pool` of `size`
+    places with the same rules (wait `decode_wait`, then 503 busy): music-library's streamed
+    transcodes, which last as long as a listener listens, must not take the uploads' places.
+    """
     host = current_host()
     server = host.settings.server
-    semaphore = _slots.get(host)
+    pools = _slots.setdefault(host, {})
+    semaphore = pools.get(pool)
     if semaphore is None:
-        semaphore = _slots[host] = asyncio.Semaphore(server.max_concurrent_decodes)
+        semaphore = pools[pool] = asyncio.Semaphore(size or server.max_concurrent_decodes)
     try:
         await asyncio.wait_for(semaphore.acquire(), server.decode_wait)
     except asyncio.TimeoutError:
-        raise MediahubError("the server is busy decoding other uploads; try again shortly",
+        what = "decoding other uploads" if pool == "decode" else "with other transcodes"
+        raise MediahubError(f"the server is busy {what}; try again shortly",
                             status=503, code="busy",
                             headers={"Retry-After": str(max(1, math.ceil(server.decode_wait)))}) from None
     try:

@@ -4,8 +4,10 @@ Originals of folder tracks are read from the folder (read-only) and served by
 `mediahub.media_response` with `FolderFiles` as its backend, so Range, ETag, 206, 304 and
 416 follow the one set of rules. A transcode (`format`, `maxBitRate`, `timeOffset`) is one
 ffmpeg process whose output is streamed as it comes (constant memory); at most
-`[plugins.music_library.transcode] max_concurrent` run at once per process, more wait, and
-a listener who goes away stops theirs.
+`[plugins.music_library.transcode] max_concurrent` run at once per process, through
+`mediahub.decode_slot` (its own pool: a listen lasts minutes and must not take the places of
+uploads' decodes): the next listener waits up to `[server] decode_wait` seconds for one, then
+gets 503 `busy` with Retry-After before any audio. A listener who goes away stops theirs.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import asyncio
 import contextlib
 import os
 import stat as stat_module
-import weakref
 from typing import AsyncIterator
 
 from quart import Response
 
-from mediahub import (BadRequest, MediaObject, NotFound, ObjectStat, current_host, ffmpeg_path,
-                      media_response)
+from mediahub import (BadRequest, MediaObject, NotFound, ObjectStat, current_host, decode_slot,
+                      ffmpeg_path, media_response)
 from mediahub_music_library.models import MusicFolder, MusicTrack
 
 READ_CHUNK = 256 * 1024
@@ -108,8 +109,9 @@ async def track_audio(track: MusicTrack, user, format: str | None = None,
     codec, content_type = FORMATS[target]
     # The body runs after this handler returns: resolve what it needs from the app now.
     storage = current_host().storage.get(media.backend) if source is None else None
-    response = Response(transcoded(source, storage, media.key, codec, bitrate, time_offset,
-                                   settings.transcode.max_concurrent),
+    # The place is taken before the answer starts, so a busy server can still say 503.
+    slot = await HeldSlot.take(settings.transcode.max_concurrent)
+    response = Response(transcoded(source, storage, media.key, codec, bitrate, time_offset, slot),
                         status=200, content_type=content_type)
     response.headers["Accept-Ranges"] = "none"
     response.headers["Cache-Control"] = "no-store"
@@ -139,14 +141,43 @@ async def original_of(track: MusicTrack):
     return None, described, None
 
 
-# One semaphore per event loop and limit (tests run several apps, each on its own loop).
-_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+TRANSCODE_POOL = "music-library-transcode"
+# A response whose body never starts (the client left between the handler and the first
+# byte) gives its place back after this long.
+UNCLAIMED_AFTER = 30.0
 
 
-def transcode_slots(limit: int) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    by_limit = _slots.setdefault(loop, {})
-    return by_limit.setdefault(limit, asyncio.Semaphore(limit))
+class HeldSlot:
+    """A transcode place taken by the route and given back by the response body that uses
+    it, or by a timer if that body never starts."""
+
+    def __init__(self, context):
+        self._context = context
+        self._claimed = False
+        self._released = False
+        self._timer = asyncio.get_running_loop().call_later(UNCLAIMED_AFTER, self._unclaimed)
+
+    @classmethod
+    async def take(cls, size: int) -> "HeldSlot":
+        context = decode_slot(TRANSCODE_POOL, size)
+        await context.__aenter__()  # 503 busy + Retry-After after [server] decode_wait
+        return cls(context)
+
+    def claim(self) -> bool:
+        """The body starts: False if the place was already given back (too late)."""
+        self._timer.cancel()
+        self._claimed = not self._released
+        return self._claimed
+
+    def _unclaimed(self) -> None:
+        if not self._claimed:
+            asyncio.ensure_future(self.release())
+
+    async def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._timer.cancel()
+            await self._context.__aexit__(None, None, None)
 
 
 _running: set = set()
@@ -158,11 +189,12 @@ def running_transcodes() -> int:
 
 
 async def transcoded(path: str | None, storage, key: str, codec: list[str], bitrate: int,
-                     offset: float, limit: int) -> AsyncIterator[bytes]:
-    """ffmpeg's output as it is made. Everything happens inside the generator so that a
-    response that is never sent leaks neither a slot nor a process."""
-    slots = transcode_slots(limit)
-    async with slots:
+                     offset: float, slot: HeldSlot) -> AsyncIterator[bytes]:
+    """ffmpeg's output as it is made, in the place `slot` holds (given back at the end).
+    The process starts inside the generator, so a response never sent leaks none."""
+    if not slot.claim():
+        return
+    try:
         source = path if path is not None else "pipe:0"
         args = [ffmpeg_path(), "-hide_banner", "-v", "error"]
         if offset > 0:
@@ -187,6 +219,8 @@ async def transcoded(path: str | None, storage, key: str, codec: list[str], bitr
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await feeder
             await asyncio.shield(process.wait())
+    finally:
+        await slot.release()
 
 
 async def feed(process, storage, key: str) -> None:

@@ -56,6 +56,9 @@ def wait_for(check, what: str):
     pytest.fail(f"not within {DEADLINE} s: {what}")
 
 
+DECODE_WAIT = 3.0  # [server] decode_wait: how long a listener waits for a transcode place
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, collection):
     root = tmp_path_factory.mktemp("served")
@@ -67,7 +70,8 @@ def served(tmp_path_factory, collection):
                    check=True)
     config = root / "mediahub.toml"
     config.write_text(f'[plugins.music_library]\nfolders = ["{music}"]\nrescan_interval = 0\n'
-                      '[plugins.music_library.transcode]\nmax_concurrent = 1\n')
+                      '[plugins.music_library.transcode]\nmax_concurrent = 1\n'
+                      f'[server]\ndecode_wait = {DECODE_WAIT}\n')
     with ServerProcess(root / "data", config=config) as server:
         api = Api(server)
         api.sign_in("alice")
@@ -135,14 +139,29 @@ def test_transcodes_stop_with_their_listener_and_wait_their_turn(served):
     assert api.call("GET", "/api/music/status")["transcoding"] == 1
     assert ffmpeg_processes_reading(long_file) == 1
 
-    # max_concurrent = 1: a second listener gets no audio until the first one leaves.
-    second, second_response = open_stream(api, path)
+    # max_concurrent = 1: a second listener gets no answer until the first one leaves
+    # (within decode_wait), then its 200 and audio.
+    second = http.client.HTTPConnection("127.0.0.1", api.server.port, timeout=10)
+    second.request("GET", path, headers=api.headers)
     readable, _, _ = select.select([second.sock], [], [], 1.0)  # a bounded look for bytes
     assert not readable and ffmpeg_processes_reading(long_file) == 1
     first_response.close()
     first.close()
-    assert second_response.read(4096)  # its turn came
+    second_response = second.getresponse()
+    assert second_response.status == 200 and second_response.read(4096)  # its turn came
     wait_for(lambda: ffmpeg_processes_reading(long_file) == 1, "the first ffmpeg killed")
+
+    # A third while the second plays: after decode_wait, 503 busy with Retry-After, as a
+    # render's decode is refused; no ffmpeg started for it.
+    started = time.monotonic()
+    third, third_response = open_stream(api, path)
+    waited = time.monotonic() - started
+    body = json.loads(third_response.read())
+    assert third_response.status == 503 and body["error"]["code"] == "busy", body
+    assert int(third_response.getheader("Retry-After")) >= 1
+    assert DECODE_WAIT - 0.5 <= waited < DECODE_WAIT + 5, waited
+    assert ffmpeg_processes_reading(long_file) == 1
+    third.close()
     second_response.close()
     second.close()
     wait_for(lambda: ffmpeg_processes_reading(long_file) == 0, "the second ffmpeg killed")
