@@ -10,9 +10,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-# Of a burst of pings, the fastest round trips are the least disturbed by queueing: their
-# offset error is bounded by half their (small) asymmetry.
+# Of a burst of pings, the fastest round trips are the least disturbed by queueing: a
+# sample's offset error is at most half its round trip. So the estimate comes from the
+# lowest-RTT samples of the last WINDOW: the fastest, and of the next KEEP_FASTEST - 1
+# those within RTT_SLACK_MS of it (their median resists one odd sample). A sample much
+# slower than the fastest gets no vote: one clean ping outvotes any number of queued ones.
 KEEP_FASTEST = 3
+WINDOW = 30           # samples kept: the first burst (10) and four 15 s refreshes (5 each)
+RTT_SLACK_MS = 4.0    # within this of the fastest round trip: error bound within 2 ms of it
 
 # Drift policy (milliseconds of playback position against the party's position).
 # Below this: nothing (sound travels 2.7 m in 8 ms). Smaller chased the clock estimate's
@@ -35,7 +40,8 @@ MEDIUM_MS = 80
 
 def browser_policy() -> dict[str, float]:
     """The numbers party.js needs, in its own (camelCase) names: rendered into the party page."""
-    return {"keepFastest": KEEP_FASTEST, "deadbandMs": DEADBAND_MS, "seekMs": SEEK_MS,
+    return {"keepFastest": KEEP_FASTEST, "window": WINDOW, "rttSlackMs": RTT_SLACK_MS,
+            "deadbandMs": DEADBAND_MS, "seekMs": SEEK_MS,
             "rateHorizonS": RATE_HORIZON_S, "maxRateDelta": MAX_RATE_DELTA,
             "minRateDelta": MIN_RATE_DELTA, "rateJumpPriorMs": RATE_JUMP_PRIOR_MS,
             "jumpLearning": JUMP_LEARNING, "maxJumpMs": MAX_JUMP_MS, "goodMs": GOOD_MS,
@@ -68,13 +74,17 @@ class ClockEstimate:
     samples: int
 
 
-def estimate_offset(samples: list[ClockSample], keep: int = KEEP_FASTEST) -> ClockEstimate:
-    """The offset from the `keep` lowest-RTT samples (their median: one outlier cannot move it)."""
+def estimate_offset(samples: list[ClockSample], keep: int = KEEP_FASTEST,
+                    window: int = WINDOW) -> ClockEstimate:
+    """The offset from the lowest-RTT samples of the last `window` (oldest first): the median
+    of the fastest and those of the next `keep` - 1 within RTT_SLACK_MS of its round trip."""
     if not samples:
         raise ValueError("at least one clock sample is needed")
-    fastest = sorted(samples, key=lambda s: s.rtt)[:max(1, keep)]
-    return ClockEstimate(offset_ms=statistics.median(s.offset for s in fastest),
-                         rtt_ms=fastest[0].rtt, samples=len(samples))
+    fastest = sorted(samples[-max(1, window):], key=lambda s: s.rtt)[:max(1, keep)]
+    best = fastest[0].rtt
+    voters = [s for s in fastest if s.rtt <= best + RTT_SLACK_MS]
+    return ClockEstimate(offset_ms=statistics.median(s.offset for s in voters),
+                         rtt_ms=best, samples=len(samples))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
 
   var root = document.getElementById("party");
   var POLICY = JSON.parse(root.dataset.policy);
-  var BURST = 10, BURST_GAP_MS = 60, REFRESH_MS = 15000, KEEP_FASTEST = POLICY.keepFastest, MAX_SAMPLES = 30;
+  var BURST = 10, BURST_GAP_MS = 60, REFRESH_MS = 15000;
   var CORRECT_EVERY_MS = 100, REPORT_EVERY_MS = 2000, SETTLE_MS = 300;
 
   var code = root.dataset.code;
@@ -27,12 +27,21 @@
     var sample = { offset: ((pong.t1 - pong.t0) + (pong.t2 - t3)) / 2,
                    rtt: Math.max(0, (t3 - pong.t0) - (pong.t2 - pong.t1)) };
     clock.samples.push(sample);
-    if (clock.samples.length > MAX_SAMPLES) clock.samples.shift();
-    var fastest = clock.samples.slice().sort(function (a, b) { return a.rtt - b.rtt; })
-      .slice(0, KEEP_FASTEST).map(function (s) { return s.offset; }).sort(function (a, b) { return a - b; });
-    var mid = Math.floor(fastest.length / 2);
-    clock.offset = fastest.length % 2 ? fastest[mid] : (fastest[mid - 1] + fastest[mid]) / 2;
-    clock.rtt = Math.min.apply(null, clock.samples.map(function (s) { return s.rtt; }));
+    if (clock.samples.length > POLICY.window) clock.samples.shift();
+    var estimate = estimateOffset(clock.samples);
+    clock.offset = estimate.offset; clock.rtt = estimate.rtt;
+  }
+
+  // clock.py estimate_offset: the lowest-RTT samples of the window vote, and only those
+  // within rttSlackMs of the fastest (one clean ping outvotes any number of queued ones).
+  function estimateOffset(samples) {
+    var fastest = samples.slice(-POLICY.window).sort(function (a, b) { return a.rtt - b.rtt; })
+      .slice(0, Math.max(1, POLICY.keepFastest));
+    var best = fastest[0].rtt;
+    var voters = fastest.filter(function (s) { return s.rtt <= best + POLICY.rttSlackMs; })
+      .map(function (s) { return s.offset; }).sort(function (a, b) { return a - b; });
+    var mid = Math.floor(voters.length / 2);
+    return { offset: voters.length % 2 ? voters[mid] : (voters[mid - 1] + voters[mid]) / 2, rtt: best };
   }
 
   function burst(count) {
@@ -43,7 +52,7 @@
 
   // -- party state -----------------------------------------------------------------------
   var state = null, me = null, socket = null, retry = 0, ended = false, opened = false;
-  var loadedUrl = null, startTimer = null, settleUntil = 0, lastDrift = 0, blocked = false;
+  var loadedUrl = null, settleUntil = 0, lastDrift = 0, blocked = false;
   var startLatencyMs = 0, plan = 0, JOIN_LEAD_MS = 300;  // learned: how late play()/seek lands, compensated next time
 
   function targetAt(serverMs) {
@@ -78,6 +87,7 @@
   }
 
   function adopt(message) {
+    if (ended) return;
     if (state && message.version <= state.version && message.t !== "SNAPSHOT") return;
     var previous = state;
     if (message.you) me = message.you;
@@ -93,9 +103,9 @@
 
   function apply() {
     if (!state || clock.offset === null) return;  // wait for the first clock estimate
-    clearTimeout(startTimer);
+    clearTimeout(timers.start);
     state = settled(state);
-    if (!state.trackUrl || state.finished) { audio.pause(); clearTimeout(boundaryTimer); return; }
+    if (!state.trackUrl || state.finished) { audio.pause(); clearTimeout(timers.boundary); return; }
     if (loadedUrl !== state.trackUrl) {
       if (spare.dataset.url === state.trackUrl) swapPlayers();  // preloaded already
       else loadTrack(audio, state.trackUrl);
@@ -115,25 +125,73 @@
     planBoundary();
   }
 
+  // -- starting on an instant -------------------------------------------------------------
+  // A timer fires late when the cores are busy (a boundary start landed ~80 ms late), so a
+  // start is not one timer: aim AIM_EARLY_MS early, re-aim from the clock estimate as it is
+  // then, and wait out the last SPIN_MS on the clock itself instead of trusting a timer.
+  var AIM_EARLY_MS = 400, SPIN_MS = 25, timers = { start: null, boundary: null };
+  // `instant()` is asked again at every step: the clock estimate and the learned latency
+  // may have changed since the start was planned (the first boundary was planned at the
+  // party's first start, before that start had taught the page its latency: ~80 ms late).
+  function atServerTime(slot, instant, run) {
+    clearTimeout(timers[slot]);
+    (function aim() {
+      var wait = instant() - serverNow();
+      if (wait > AIM_EARLY_MS + SPIN_MS) { timers[slot] = setTimeout(aim, wait - AIM_EARLY_MS); return; }
+      if (wait > SPIN_MS) { timers[slot] = setTimeout(aim, wait - SPIN_MS); return; }
+      var at = instant();
+      while (serverNow() < at) { /* at most SPIN_MS: the start's precision */ }
+      run(at);
+    })();
+  }
+
   // -- track boundaries --------------------------------------------------------------------
   // The next track is known (the queue's head) and so is the instant it starts (`endsAt`):
   // the spare player loads it now and is started on that instant like any scheduled start,
   // instead of loading and seeking after the previous track ended.
-  var boundaryTimer = null;
   function planBoundary() {
-    clearTimeout(boundaryTimer);
+    clearTimeout(timers.boundary);
     if (!state || !state.playing || state.endsAt === null || clock.offset === null) return;
     var next = state.queue && state.queue[0];
     if (next && spare.dataset.url !== next.trackUrl) {
       loadTrack(spare, next.trackUrl);
       spare.pause();
+      var player = spare, url = next.trackUrl;
+      player.addEventListener("canplay", function () { warm(player, url); }, { once: true });
     }
-    var token = plan;
-    boundaryTimer = setTimeout(function () { if (token === plan) crossBoundary(); },
-                               Math.max(0, state.endsAt - serverNow() - startLatencyMs));
+    var token = plan, endsAt = state.endsAt;
+    atServerTime("boundary", function () { return endsAt - boundaryLatency(); }, function (aim) {
+      if (token !== plan) return;
+      aimedLatencyMs = endsAt - aim;
+      // For the curious (and the browser test): how late this page got to the instant.
+      crossings.push({ endsAt: endsAt, aimedMs: aimedLatencyMs, lateMs: serverNow() - aim });
+      if (crossings.length > 20) crossings.shift();
+      crossBoundary();
+    });
   }
 
-  var crossedAt = -Infinity;  // the last boundary this page crossed by itself
+  // How long play() takes to be heard varies by element and load (75-200 ms with both
+  // cores busy): four pages started by play() were up to 37 ms apart (p95 30-36 ms over
+  // the first 5 s). So the spare does not wait paused: it plays at rate 0 (started, silent,
+  // not moving) and its start on the boundary is a rate change to 1, whose latency is
+  // steadier and learned like a start's (p95 19-20 ms under the same load).
+  function warm(player, url) {
+    if (player === audio || player.dataset.url !== url || player.dataset.primed === url) return;
+    try { player.playbackRate = 0; } catch (e) { return; }  // not supported: a plain start then
+    var playing = player.play();
+    if (playing && playing.then) playing.then(function () {
+      if (player !== audio && player.dataset.url === url) player.dataset.primed = url;
+    }, function () { player.playbackRate = 1; });
+  }
+  var primedLatencyMs = null, primedStart = false, aimedLatencyMs = 0;
+  function boundaryLatency() {
+    var next = state.queue && state.queue[0];
+    var primed = next && spare.dataset.primed === next.trackUrl && !spare.paused;
+    // Before its first primed start a page knows only how late play() lands: about as late.
+    return primed && primedLatencyMs !== null ? primedLatencyMs : startLatencyMs;
+  }
+
+  var crossedAt = -Infinity, crossings = [];  // the last boundary this page crossed by itself
   function crossBoundary() {
     crossedAt = state.endsAt;
     var after = advanced(state);
@@ -145,9 +203,10 @@
       var finished = audio;
       swapPlayers();
       loadedUrl = after.trackUrl;
-      audio.playbackRate = 1;
       wasSettling = true;  // learn how late this start lands, as for any start
-      start();
+      primedStart = audio.dataset.primed === after.trackUrl && !audio.paused;
+      audio.playbackRate = 1;  // a primed spare starts here
+      if (primedStart) settleUntil = localNow() + SETTLE_MS; else start();
       finished.pause();
       render();
       planBoundary();
@@ -186,7 +245,7 @@
         if (state.playing) joinRunning(Math.min(2 * (leadMs || JOIN_LEAD_MS), 4000));
         return;
       }
-      startTimer = setTimeout(function () { if (token === plan) start(); }, wait);
+      atServerTime("start", function () { return startAt - startLatencyMs; }, function () { if (token === plan) start(); });
     }
     ready();
   }
@@ -295,7 +354,11 @@
     } else if (wasSettling) {
       // First reading after a start or seek: learn how late they land.
       wasSettling = false;
-      startLatencyMs = Math.max(0, Math.min(300, startLatencyMs - drift * (starts++ ? 0.5 : 1)));
+      if (primedStart) {  // how late a primed start lands, learned like startLatencyMs
+        primedStart = false;
+        primedLatencyMs = Math.max(0, Math.min(300, aimedLatencyMs - drift * (primedLatencyMs === null ? 1 : 0.5)));
+      }
+      else startLatencyMs = Math.max(0, Math.min(300, startLatencyMs - drift * (starts++ ? 0.5 : 1)));
     }
     var fix = correction(drift, rateJump === null ? POLICY.rateJumpPriorMs : rateJump);
     if (fix.action !== "none") readings = [];  // judge the next second afresh
@@ -341,12 +404,12 @@
         case "MEMBER_LEFT": if (guests[message.memberId]) guests[message.memberId].online = false; renderGuests(); break;
         case "MEMBER_SYNC": guests[message.memberId] = Object.assign(guests[message.memberId] || {}, message, { online: true }); renderGuests(); break;
         case "ERROR": showError(message.message); break;
-        case "PARTY_ENDED": ended = true; audio.pause(); spare.pause(); clearTimeout(boundaryTimer);
-          $("sync-status").textContent = "the party has ended"; break;
+        case "PARTY_ENDED": partyEnded(); break;
       }
     };
     socket.onclose = function (event) {
-      if (ended || event.code === 1008) { $("sync-status").textContent = "disconnected"; return; }
+      if (ended) return;  // "The party has ended" stays
+      if (event.code === 1008) { $("sync-status").textContent = "disconnected"; return; }
       $("sync-status").textContent = "reconnecting…";
       retry = Math.min(retry + 1, 6);
       var backoff = 250 * Math.pow(2, retry - 1);
@@ -357,9 +420,29 @@
     };
   }
 
+  // The party is over (the host ended it, or it was gone when this page came back): say so
+  // where the track name was, stop both players, and leave no control that would do nothing.
+  var ENDED = "The party has ended";
+  function partyEnded() {
+    ended = true;
+    plan += 1;
+    clearTimeout(timers.start); clearTimeout(timers.boundary);
+    [audio, spare].forEach(function (player) { player.pause(); player.playbackRate = 1; });
+    $("sync-status").textContent = ENDED;
+    $("track-name").textContent = ENDED;
+    $("added-by").textContent = "";
+    $("play-state").textContent = "ended";
+    $("tap-to-sync").hidden = true;
+    showAll(".control-only, .owner-only", false);
+    ["host-panel", "add-panel", "vote-skip-button"].forEach(function (id) { $(id).hidden = true; });
+    $("seek").disabled = true;
+    if (state) state = Object.assign({}, state, { playing: false, finished: true, queue: [] });
+    if (state) renderQueue();
+  }
+
   function whyRefused(backoff) {
     window.mediahub.fetch("/api/parties/" + encodeURIComponent(code)).then(function (response) {
-      if (response.status === 404) { ended = true; $("sync-status").textContent = "the party has ended"; return; }
+      if (response.status === 404) { partyEnded(); return; }
       if (response.status === 401) { $("sync-status").textContent = "signed out: reload the page"; return; }
       var wait = response.status === 429 ? 1000 * (Number(response.headers.get("Retry-After")) || 60) : backoff;
       setTimeout(connect, wait);
@@ -398,6 +481,8 @@
   function loadTrack(player, url) {
     if (player.hls) { player.hls.destroy(); player.hls = null; }
     player.dataset.url = url;
+    delete player.dataset.primed;
+    player.playbackRate = 1;
     if (/\.m3u8(\?|$)/.test(url.split("#")[0]) && window.Hls && window.Hls.isSupported()) {
       player.hls = new window.Hls();
       player.hls.loadSource(url);
@@ -652,8 +737,8 @@
                    targetAt: function (ms) { return targetAt(ms); }, get audio() { return audio; },
                    get lastDrift() { return lastDrift; }, get me() { return me; },
                    get rateJump() { return rateJump; }, get role() { return role(); },
-                   get listeners() { return listeners; }, get reactions() { return reactionLog; },
+                   get listeners() { return listeners; }, crossings: crossings, get reactions() { return reactionLog; },
                    send: send, get blocked() { return blocked; },
-                   policy: POLICY, correction: correction, learnRateJump: learnRateJump, quality: quality };
+                   policy: POLICY, estimateOffset: estimateOffset, correction: correction, learnRateJump: learnRateJump, quality: quality };
   connect();
 })();
