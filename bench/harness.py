@@ -92,3 +92,32 @@ def spread(values: list[float]) -> str:
 def verdict(checks: list[tuple[str, bool]]) -> str:
     missed = [name for name, met in checks if not met]
     return "targets met: yes" if not missed else f"targets met: NO ({', '.join(missed)})"
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_url: str | None):
+    """A fresh PostgreSQL database on `server_url`'s server for one run, dropped after it
+    (a bench never fills a database someone uses); None (SQLite) passes through."""
+    if not server_url:
+        yield None
+        return
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    name = f"mediahub_bench_{uuid.uuid4().hex[:12]}"
+    admin_url = server_url.replace("postgres://", "postgresql://", 1)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mediahub import BadRequest
 from mediahub_music_library.models import MusicAlbum, MusicArtist, MusicTrack
-from mediahub_music_library.queries import fetch, matches, page
+from mediahub_music_library.queries import fetch, matches, page, track_matches
 from mediahub_music_library.shapes import Album, Artist, Folder, Genre, SearchResult, Track
 from mediahub_music_library.visibility import Viewer, configured_folders, folder_allows, viewer_for
 
@@ -271,7 +271,7 @@ class Catalog:
             result.albums = await self._albums(viewer, where=match, where_params=params, limit=limit, offset=offset)
         limit, offset = page(song_count, song_offset, default=20)
         if limit:
-            match, params = matches("music_tracks", "t", query)
+            match, params = await track_matches(query)
             ids = await self._track_ids(viewer, where=match, where_params=params,
                                         order="t.sort_title, t.id", limit=limit, offset=offset)
             result.tracks = await self._load_tracks(viewer, ids)

@@ -55,6 +55,8 @@ class MusicAlbum(Model):
 
     class Meta:
         table = "music_albums"
+        # An artist's page and search look albums up by their album artist.
+        indexes = [Index(fields=("artist_id", "sort_name"))]
 
 
 class MusicTrack(Model):
@@ -116,8 +118,10 @@ class MusicTrack(Model):
 
     class Meta:
         table = "music_tracks"
+        # (sort_title, id): search results and the empty search page in title order
+        # without sorting every match.
         indexes = [Index(fields=("folder_id", "present")), Index(fields=("album_id", "present")),
-                   Index(fields=("source", "source_id"))]
+                   Index(fields=("source", "source_id")), Index(fields=("sort_title", "id"))]
 
 
 class MusicTrackArtist(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from mediahub import current_host
@@ -60,14 +61,22 @@ def folder_allows(folder_settings, user) -> bool:
     return user.username in folder_settings.users
 
 
+# Folder rows by path, per app: a row is never changed or deleted once made (its id must
+# stay stable), so every request need not read them again.
+_rows: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 async def configured_folders() -> list[tuple[MusicFolder, object]]:
     """(row, settings) of every configured folder, creating rows not scanned yet (stable ids)."""
-    config = current_host().plugin_config("music_library")
+    host = current_host()
+    config = host.plugin_config("music_library")
     paths = {folder.path.rstrip("/") or "/": folder for folder in config.folders}
-    rows = {row.path: row for row in await MusicFolder.filter(path__in=list(paths))}
-    for path, settings in paths.items():
-        if path not in rows:
-            rows[path], _ = await MusicFolder.get_or_create(path=path, defaults={"name": settings.name})
+    rows = _rows.setdefault(host, {})
+    if any(path not in rows for path in paths):
+        rows.update({row.path: row for row in await MusicFolder.filter(path__in=list(paths))})
+        for path, settings in paths.items():
+            if path not in rows:
+                rows[path], _ = await MusicFolder.get_or_create(path=path, defaults={"name": settings.name})
     return [(rows[path], settings) for path, settings in paths.items()]
 
 
