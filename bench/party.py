@@ -12,7 +12,8 @@ control wants), each once the previous one reached every guest. Delivery latency
 -> the guest's bytes reaching this process (stamped when the event loop reads the socket, so
 the parsing of the other 999 clients is not counted). Prints p50 / p95 / p99, server RSS, and
 the ratio mediahub p99 / reference p99 — the number to compare across runs, because other
-work on this machine moves both.
+work on this machine moves both — and the server's CPU per command (from /proc), which that
+other work inflates much less than it inflates latency.
 
 On mediahub two more kinds follow in the same party (the reference has no queue): `--commands`
 queue updates (move the last of 10 queued entries to the top, add a track, remove it: each
@@ -86,6 +87,13 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used: what a message costs the server, which other
+    work on the machine does not inflate the way it inflates wall-clock latency."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def connect_all(urls: list[str], deflate: bool) -> list[WebSocketClient]:
@@ -250,9 +258,10 @@ async def measure_reactions(host: WebSocketClient, clients: list[WebSocketClient
     return latencies, firsts
 
 
-def summary(latencies: list[float], firsts: list[float], rss: float) -> dict:
+def summary(latencies: list[float], firsts: list[float], rss: float, cpu: float) -> dict:
+    """`cpu`: the server's CPU seconds over the phase, reported per command in ms."""
     return {"p50": percentile(latencies, .5), "p95": percentile(latencies, .95),
-            "p99": percentile(latencies, .99), "rss": rss,
+            "p99": percentile(latencies, .99), "rss": rss, "cpu": cpu * 1000 / len(firsts),
             "first50": percentile(firsts, .5), "first99": percentile(firsts, .99)}
 
 
@@ -262,14 +271,18 @@ async def run(make_party, url: str, pid: int, guests: int, commands: int, deflat
     host, clients, version, tracks = await make_party(url, guests, deflate)
     if profiled:
         os.kill(pid, signal.SIGUSR1)
+    cpu = cpu_seconds(pid)
     latencies, firsts, version = await measure(host, clients, version, commands)
-    results = {"state": summary(latencies, firsts, rss_mib(pid))}
+    results = {"state": summary(latencies, firsts, rss_mib(pid), cpu_seconds(pid) - cpu)}
     if tracks is not None:  # mediahub: the queue and reactions too
         version, queue = await fill_queue(host, clients, tracks)
+        cpu = cpu_seconds(pid)
         latencies, firsts, size, decide = await measure_queue(host, clients, version, commands, queue)
-        results["queue"] = {**summary(latencies, firsts, rss_mib(pid)), "bytes": size, "decide": decide}
+        results["queue"] = {**summary(latencies, firsts, rss_mib(pid), cpu_seconds(pid) - cpu),
+                            "bytes": size, "decide": decide}
+        cpu = cpu_seconds(pid)
         latencies, firsts = await measure_reactions(host, clients, commands)
-        results["reaction"] = summary(latencies, firsts, rss_mib(pid))
+        results["reaction"] = summary(latencies, firsts, rss_mib(pid), cpu_seconds(pid) - cpu)
     if profiled:
         os.kill(pid, signal.SIGUSR1)
     for client in [host, *clients]:
@@ -281,7 +294,8 @@ async def run(make_party, url: str, pid: int, guests: int, commands: int, deflat
 def line(label: str, result: dict) -> str:
     return (f"  {label:<10} p50 {result['p50']:6.1f} ms  p95 {result['p95']:6.1f} ms  "
             f"p99 {result['p99']:6.1f} ms  RSS {result['rss']:4.0f} MiB  first guest p50 "
-            f"{result['first50']:5.1f} / p99 {result['first99']:5.1f} ms")
+            f"{result['first50']:5.1f} / p99 {result['first99']:5.1f} ms  server CPU "
+            f"{result['cpu']:5.1f} ms/command")
 
 
 async def main() -> None:
