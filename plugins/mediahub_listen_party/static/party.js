@@ -499,35 +499,56 @@
   function queueTrack(source, trackId) { send({ t: "QUEUE_ADD", source: source, trackId: trackId }); }
 
   // One list per track source that offers a picker (library, collection, ...): filled from
-  // GET /api/parties/<code>/tracks?source=<name>.
-  var libraryLoaded = false;
+  // GET /api/parties/<code>/tracks?source=<name>&q=<search box>, the source's own search
+  // (the collection's folds accents and case: "hoppi" finds "Hoppípolla").
+  var libraryLoaded = false, SEARCH_DELAY_MS = 250;
   function loadLibrary() {
     if (libraryLoaded || !canAdd()) return;
     var lists = document.querySelectorAll("ul.source-list[data-source]");
     if (!lists.length) return;
     libraryLoaded = true;
-    Array.prototype.forEach.call(lists, function (list) {
-      var source = list.dataset.source;
-      window.mediahub.fetch("/api/parties/" + code + "/tracks?source=" + encodeURIComponent(source)).then(function (response) {
-        return response.json();
-      }).then(function (body) {
-        list.textContent = "";
-        (body.tracks || []).forEach(function (track) {
-          var li = document.createElement("li");
-          li.dataset.trackId = track.trackId;
-          li.appendChild(document.createTextNode(track.title));
-          var pick = button("Select", "control-only", function () { selectTrack(source, track.trackId); });
-          pick.dataset.action = "select";
-          pick.hidden = !canControl();
-          var queue = button("Queue", "ghost", function () { queueTrack(source, track.trackId); });
-          queue.dataset.action = "queue";
-          li.appendChild(pick); li.appendChild(queue);
-          list.appendChild(li);
-        });
-        if (!list.children.length) list.innerHTML = '<li class="muted-label">Nothing to pick here yet.</li>';
-      }).catch(function () { libraryLoaded = false; });
-    });
+    Array.prototype.forEach.call(lists, function (list) { fillList(list, ""); });
   }
+
+  var asked = {};  // source -> the newest query sent: an older answer arriving late is dropped
+  function fillList(list, query) {
+    var source = list.dataset.source;
+    asked[source] = query;
+    window.mediahub.fetch("/api/parties/" + code + "/tracks?source=" + encodeURIComponent(source) +
+                          (query ? "&q=" + encodeURIComponent(query) : "")).then(function (response) {
+      return response.json();
+    }).then(function (body) {
+      if (asked[source] !== query) return;
+      list.textContent = "";
+      (body.tracks || []).forEach(function (track) {
+        var li = document.createElement("li");
+        li.dataset.trackId = track.trackId;
+        li.appendChild(document.createTextNode(track.title));
+        var pick = button("Select", "control-only", function () { selectTrack(source, track.trackId); });
+        pick.dataset.action = "select";
+        pick.hidden = !canControl();
+        var queue = button("Queue", "ghost", function () { queueTrack(source, track.trackId); });
+        queue.dataset.action = "queue";
+        li.appendChild(pick); li.appendChild(queue);
+        list.appendChild(li);
+      });
+      if (!list.children.length) {
+        var empty = document.createElement("li");
+        empty.className = "muted-label";
+        empty.textContent = query ? "Nothing matches “" + query + "”." : "Nothing to pick here yet.";
+        list.appendChild(empty);
+      }
+    }).catch(function () { if (!query) libraryLoaded = false; });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("input.source-search[data-source]"), function (box) {
+    var list = document.querySelector('ul.source-list[data-source="' + box.dataset.source + '"]'), timer = null;
+    if (!list) return;
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () { fillList(list, box.value.trim().slice(0, 200)); }, SEARCH_DELAY_MS);
+    });
+  });
 
   function render() {
     var finished = state.finished;
