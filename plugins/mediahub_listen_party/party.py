@@ -118,6 +118,22 @@ async def member_count(party: Party) -> int:
     return await PartyMember.filter(party=party).count()
 
 
+def names_upload(state: PartyState, track_id: str) -> bool:
+    """Whether the party's current track or queue is the upload `track_id`."""
+    return any(track and track.get("source", sources.UPLOAD_TRACK) == sources.UPLOAD_TRACK
+               and track.get("trackId") == track_id for track in (state.track, *state.queue))
+
+
+async def may_fetch_upload(track: PartyTrack, user) -> bool:
+    """Who may fetch an uploaded track's bytes (`GET /api/track/<id>`): its uploader, and the
+    members of a live party that is playing it or has it queued. Knowing the id is not enough."""
+    if track.owner_id == user.id:
+        return True
+    memberships = await PartyMember.filter(user_id=user.id, party__ended_at__isnull=True) \
+        .prefetch_related("party")
+    return any(names_upload(state_of(member.party), track.id) for member in memberships)
+
+
 async def connected(party: Party, user_id, delta: int) -> None:
     """Count a socket opening (+1) or closing (-1); also marks the party active."""
     now = time.time()

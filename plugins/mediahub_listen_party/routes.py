@@ -305,12 +305,14 @@ def clean_filename(name: str) -> str:
 @media_route
 @require_user
 async def get_track(track_id: str) -> Response:
-    """The track's bytes with HTTP Range support (206 / 416 / 304)."""
+    """The track's bytes with HTTP Range support (206 / 416 / 304), for its uploader and the
+    members of a live party playing or queueing it; anyone else gets the 404 of an unknown id."""
+    user = await current_user()
     track = await PartyTrack.get_or_none(id=track_id) if len(track_id) <= 32 else None
-    if track is None:
+    if track is None or not await parties.may_fetch_upload(track, user):
         raise NotFound("no such track", code="track_not_found")
     media = await track.media
-    return await media_response(media, await current_user())
+    return await media_response(media, user)
 
 
 # -- pages ---------------------------------------------------------------------------------
