@@ -6,14 +6,16 @@ import time
 
 from pydantic import ValidationError
 from quart import Blueprint, Response, render_template, request
-from quart_schema import document_request, document_response, security_scheme
+from quart_schema import document_request, document_response, security_scheme, validate_querystring
 
-from mediahub import (BadRequest, current_sign_in, current_user, html_page, limit_request_body,
-                      require_user)
+from mediahub import (BadRequest, current_sign_in, current_user, first_result, html_page,
+                      limit_request_body, require_user)
 from mediahub_library_sync import store
+from mediahub_library_sync.collection_names import collection_tracks, wanted_ids
 from mediahub_library_sync.gcpause import collector_paused
 from mediahub_library_sync.merge import LimitExceeded
-from mediahub_library_sync.schemas import (FavoritesPut, HistoryPut, Library, PlaylistsPut,
+from mediahub_library_sync.schemas import (CollectionTracks, CollectionTracksQuery,
+                                           FavoritesPut, HistoryPut, Library, PlaylistsPut,
                                            PreferencesPut, QueuePut, RecentSearchesPut,
                                            SessionPing, SessionStatus, SyncRequest, adapter,
                                            describe_errors)
@@ -137,8 +139,21 @@ async def ping_session() -> dict:
     return {"active_sessions": active, "multiple_sessions": active > 1}
 
 
+@blueprint.get("/api/me/library/tracks")
+@security_scheme(BEARER)
+@validate_querystring(CollectionTracksQuery)
+@document_response(CollectionTracks, 200)
+@require_user
+async def library_collection_tracks(query_args: CollectionTracksQuery) -> dict:
+    """Title, artist and album of the collection tracks (`tr-…` ids) among `ids`, for showing a
+    library whose items hold only ids; unknown, invisible and other apps' ids are left out."""
+    return await collection_tracks(await current_user(), wanted_ids(query_args.ids))
+
+
 @blueprint.get("/library")
 @html_page
 @require_user
 async def library_page():
-    return await render_template("library/library.html")
+    """What follows the person across devices; adding happens where tracks are listed (Music)."""
+    music = await first_result("music_catalog") is not None
+    return await render_template("library/library.html", music=music)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import NotRequired, TypedDict
 
 # Limits of the seed (history 500, searches 20) and of this server (everything else).
@@ -284,3 +284,25 @@ def summarize(lines: list[str], limit: int = 5) -> str:
 
 def describe_errors(error: ValidationError, limit: int = 5) -> str:
     return summarize(error_lines(error), limit)
+
+
+class CollectionTracksQuery(BaseModel):
+    """`ids`: comma-separated collection track ids (`tr-…`); the first 100 are looked up.
+
+    Letters, digits, `_`, `-` and commas only, 2,500 characters at most: 100 ids, a short URL."""
+
+    ids: str = Field("", max_length=2500, pattern=r"^[A-Za-z0-9_,-]*$")
+
+
+@with_config(STRICT)
+class CollectionTrack(TypedDict):
+    id: str
+    title: str
+    artist: str
+    album: str
+
+
+@with_config(STRICT)
+class CollectionTracks(TypedDict):
+    music: bool  # false: music-library is not enabled, no id has a collection name
+    tracks: list[CollectionTrack]

@@ -359,3 +359,32 @@ def test_an_upload_joins_its_uploaders_collection_until_they_share_it(browser, m
     finally:
         uploader_context.close()
         friend_context.close()
+
+
+def test_the_library_page_names_collection_tracks_and_sends_people_to_music(browser, music_server):
+    """/library asks for no id: it links to Music's ♥ and ⋯, and a favorite or playlist song a
+    device stored by id alone is shown with the collection's title and artist."""
+    url = music_server
+    register(url, "by-id")
+    context = browser.new_context()
+    try:
+        page, problems = signed_in(context, url, "by-id")
+        found = page.evaluate("fetch('/api/music/search?q=hoppipolla').then(r => r.json())")
+        track = found["tracks"][0]["id"]
+        page.evaluate("""id => fetch('/api/me/library').then(r => r.json()).then(lib =>
+            mediahub.fetch('/api/me/library/sync', {method: 'POST',
+              headers: {'Content-Type': 'application/json'},
+              body: JSON.stringify({since: lib.version,
+                favorites: [{videoId: id, addedAt: '2025-12-28T10:00:00Z'}],
+                playlists: [{id: 'pl_ids', name: 'By id', songs: [{videoId: id}]}]})}))
+            .then(r => { if (!r.ok) throw new Error('sync: ' + r.status); })""", track)
+        page.goto(url + "/library")
+        expect(page.locator("#favorites")).to_contain_text("Hoppípolla — Sigur Rós")
+        expect(page.get_by_role("list", name="Songs of By id")).to_contain_text("Hoppípolla")
+        expect(page.get_by_role("button", name="Remove Hoppípolla from favorites")).to_be_visible()
+        assert page.get_by_label("Video id").count() == 0
+        page.locator("#favorites-how").get_by_role("link", name="Music", exact=True).click()
+        page.wait_for_url(url + "/music")
+        assert problems == []
+    finally:
+        context.close()

@@ -1,7 +1,9 @@
 // The /library page: this browser is one device of the user's library.
 // It keeps its copy (and the server version it last received) in localStorage, syncs it
 // on load, sends each edit with `since`, and refetches when the WebSocket says another
-// device changed something.
+// device changed something. Nothing here asks for an id: items are added where tracks are
+// listed (the Music pages' ♥ and ⋯ menu, other apps); collection tracks (`tr-…` ids) are shown
+// with their names from the collection (/api/me/library/tracks) when a device stored only the id.
 (function () {
   "use strict";
 
@@ -19,6 +21,8 @@
   var SECTIONS = ["favorites", "history", "queue", "playlists", "preferences", "recent_searches"];
   var local = readLocal();
   var busy = Promise.resolve();
+  var names = {};      // collection track id -> {title, artist}, as the collection names it
+  var asked = {};      // ids already looked up (found or not): asked once per page load
 
   function readLocal() {
     try { return JSON.parse(localStorage.getItem(storeKey)) || null; } catch (e) { return null; }
@@ -94,11 +98,42 @@
     return node;
   }
 
+  // The collection's name wins: it is the track's current title, the stored one a copy.
+  function titleOf(song) {
+    var known = names[song.videoId];
+    return (known && known.title) || song.title || song.videoId;
+  }
+
   function describe(song) {
+    var known = names[song.videoId];
+    var artist = (known && known.artist) || song.artist;
     return el("span", { class: "what" }, [
-      el("strong", { text: song.title || song.videoId }),
-      song.artist ? el("span", { class: "who", text: " — " + song.artist }) : null,
+      el("strong", { text: titleOf(song) }),
+      artist ? el("span", { class: "who", text: " — " + artist }) : null,
     ]);
+  }
+
+  // Look up, 100 at a time, the collection ids not asked about yet; re-render if any had a name.
+  function lookUpNames(library) {
+    var songs = [].concat(library.favorites, library.queue, library.history);
+    library.playlists.forEach(function (p) { songs = songs.concat(p.songs || []); });
+    var wanted = [];
+    songs.forEach(function (song) {
+      var id = song && song.videoId;
+      if (typeof id === "string" && id.indexOf("tr-") === 0 && !asked[id]) {
+        asked[id] = true;
+        wanted.push(id);
+      }
+    });
+    var chunks = [];
+    for (var start = 0; start < wanted.length; start += 100) chunks.push(wanted.slice(start, start + 100));
+    chunks.forEach(function (chunk) {
+      send("GET", "/api/me/library/tracks?ids=" + encodeURIComponent(chunk.join(","))).then(function (answer) {
+        if (!answer.tracks.length) return;
+        answer.tracks.forEach(function (t) { names[t.id] = { title: t.title, artist: t.artist }; });
+        if (local) render(local.library);
+      }).catch(function () {});  // names are a nicety: the stored titles still show
+    });
   }
 
   function button(label, onclick, name) {
@@ -134,6 +169,7 @@
   }
 
   function render(library) {
+    lookUpNames(library);
     var typed = typedInputs();
     rendered = library.version;
     var version = document.getElementById("library-version");
@@ -144,7 +180,7 @@
       return el("li", { "data-video-id": song.videoId }, [
         describe(song),
         button("Remove", function () { removeFavorite(song.videoId); },
-               "Remove " + (song.title || song.videoId) + " from favorites"),
+               "Remove " + titleOf(song) + " from favorites"),
       ]);
     }), library.favorites.length);
 
@@ -168,27 +204,9 @@
       event.preventDefault();
       editPlaylist(playlist.id, function (p) { p.name = nameInput.value.trim() || p.name; });
     });
-    var videoInput = el("input", { name: "videoId", required: "", maxlength: "64",
-                                   pattern: "[A-Za-z0-9_.:\\-]+", placeholder: "video id",
-                                   "aria-label": "Video id to add to " + playlist.name });
-    var titleInput = el("input", { name: "title", maxlength: "500", placeholder: "title",
-                                   "aria-label": "Title of the song to add to " + playlist.name });
-    var add = el("form", { class: "library-form" }, [videoInput, titleInput,
-      el("button", { type: "submit", class: "button small", text: "Add song" })]);
-    add.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var song = { videoId: videoInput.value.trim(), title: titleInput.value.trim() || null,
-                   addedAt: new Date().toISOString() };
-      videoInput.value = "";
-      titleInput.value = "";
-      editPlaylist(playlist.id, function (p) {
-        p.songs = (p.songs || []).filter(function (s) { return s.videoId !== song.videoId; });
-        p.songs.push(song);
-      });
-    });
     var list = el("ol", { class: "library-list", "aria-label": "Songs of " + playlist.name },
       songs.map(function (song, index) {
-        var label = song.title || song.videoId;
+        var label = titleOf(song);
         return el("li", { "data-video-id": song.videoId }, [
           describe(song),
           index > 0 ? button("↑", function () { moveSong(playlist.id, index, -1); }, "Move " + label + " up") : null,
@@ -204,7 +222,7 @@
         el("span", { class: "count", text: songs.length + " songs" }),
         button("Delete", function () { deletePlaylist(playlist.id); }, "Delete playlist " + playlist.name),
       ]),
-      rename, list, add,
+      rename, list,
     ]);
   }
 
@@ -238,17 +256,6 @@
   function deletePlaylist(id) {
     edit("playlists", function (lists) { return lists.filter(function (p) { return p.id !== id; }); });
   }
-
-  document.getElementById("favorite-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var form = event.target;
-    var song = { videoId: form.videoId.value.trim(), title: form.title.value.trim() || null,
-                 artist: form.artist.value.trim() || null, addedAt: new Date().toISOString() };
-    edit("favorites", function (list) {
-      return [song].concat(list.filter(function (f) { return f.videoId !== song.videoId; }));
-    });
-    form.reset();
-  });
 
   document.getElementById("playlist-form").addEventListener("submit", function (event) {
     event.preventDefault();
