@@ -9,6 +9,7 @@ all held, every way of asking for a transcode gets 503 `busy` with Retry-After a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 
@@ -70,3 +71,23 @@ async def test_a_transcode_with_every_place_taken_is_503_busy(busy, ask):
     response = await client.get(f"{url}?{ASKS[ask]}", headers=alice)
     assert response.status_code == 200 and len(await response.get_data()) > 100
     assert running_transcodes() == 0
+
+
+async def test_a_transcode_answer_never_sent_gives_its_place_back(busy, monkeypatch):
+    """The route takes the place before answering; if the answer's body never starts (the
+    client left in between), a timer gives the place back instead of leaking it."""
+    from mediahub_music_library import streaming
+
+    app, *_ = busy
+    monkeypatch.setattr(streaming, "UNCLAIMED_AFTER", 1.0)  # after the refusal below
+    async with app.app_context():
+        held = [await streaming.HeldSlot.take(PLACES) for _ in range(PLACES)]
+        with pytest.raises(Exception) as refused:
+            async with decode_slot(TRANSCODE_POOL, PLACES):
+                pass
+        assert getattr(refused.value, "code", None) == "busy"
+        await asyncio.sleep(1.0)  # no body ever claimed them
+        assert not any(slot.claim() for slot in held)  # too late: given back already
+        async with contextlib.AsyncExitStack() as places:
+            for _ in range(PLACES):
+                await places.enter_async_context(decode_slot(TRANSCODE_POOL, PLACES))
