@@ -160,3 +160,26 @@ def test_an_upload_to_s3_stalled_past_the_deadline_leaves_no_multipart_upload(tm
         assert unfinished_uploads(s3, bucket) == []
         assert bucket_keys(s3, bucket) == before
         assert [row for row in ledger_rows(tmp_path / "data") if row[2] != "stored"] == []
+
+
+def test_a_chunked_body_without_a_length_keeps_the_pace_too(server):
+    """No Content-Length, Transfer-Encoding: chunked, one byte per chunk: refused the same way
+    (only HTTP/1 requests with neither header are known to have no body)."""
+    headers = sign_in(server.url)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    head = (f"--{SlowUpload.BOUNDARY}\r\nContent-Disposition: form-data; name=\"audio\"; "
+            f"filename=\"a.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\n").encode()
+    sock.sendall(b"POST /api/upload-track HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                 + f"Content-Type: multipart/form-data; boundary={SlowUpload.BOUNDARY}\r\n".encode()
+                 + f"Authorization: {headers['Authorization']}\r\n\r\n".encode()
+                 + f"{len(head):x}\r\n".encode() + head + b"\r\n")
+    started = time.monotonic()
+    while time.monotonic() - started < 30 and not select.select([sock], [], [], 0)[0]:
+        sock.sendall(b"1\r\n\0\r\n")
+        time.sleep(0.5)
+    held = time.monotonic() - started
+    upload = SlowUpload.__new__(SlowUpload)
+    upload.sock, upload.sent = sock, 0
+    status, _, body, _ = answer_of(upload)
+    assert status == 408 and "too slowly" in body["error"]["message"], body
+    assert held < GRACE + 3, held

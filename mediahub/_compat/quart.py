@@ -290,6 +290,17 @@ class BoundedBody(Body):
             await self._wait_for_data()
 
 
+def may_have_body(request) -> bool:
+    """False for the HTTP/1.x requests that have no body by definition (RFC 9112: neither
+    Content-Length nor Transfer-Encoding, or Content-Length 0): most requests, GETs, need no
+    pace clock. HTTP/2 may send a body without announcing a length, so it always may."""
+    if request.content_length:
+        return True
+    if not request.http_version.startswith("1"):
+        return True
+    return request.content_length is None and "Transfer-Encoding" in request.headers
+
+
 class BoundedHTTPConnection(ASGIHTTPConnection):
     """Quart's ASGI HTTP connection, reading the body only as fast as the handler consumes it.
 
@@ -299,8 +310,8 @@ class BoundedHTTPConnection(ASGIHTTPConnection):
 
     def _create_request_from_scope(self, send):
         request = super()._create_request_from_scope(send)
-        request.body = BoundedBody(request.content_length, self.app.config["MAX_CONTENT_LENGTH"],
-                                   self.app.config.get("MEDIAHUB_BODY_PACE"))
+        pace = self.app.config.get("MEDIAHUB_BODY_PACE") if may_have_body(request) else None
+        request.body = BoundedBody(request.content_length, self.app.config["MAX_CONTENT_LENGTH"], pace)
         return request
 
     async def __call__(self, receive, send) -> None:
