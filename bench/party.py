@@ -3,7 +3,7 @@
     .venv/bin/python bench/party.py [--guests 100,500,1000] [--commands 100] [--deflate on|off]
                                     [--server-compression] [--uvloop] [--profile out.prof]
 
-Starts two servers on loopback: a real `mediahub serve` (tests/server_process.py:
+Starts two servers on loopback: a real `mediahub serve` (tests/support/server_process.py:
 Hypercorn, SQLite in a temp dir) and the reference, a bare Quart + Hypercorn broadcast
 (bench/party_reference.py: no database, no auth, no bus). For each size, measured on both
 in the same run with the same clients, one after the other: N guests connect, then the host
@@ -48,9 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 
 from harness import free_port, stop_processes, wait_for_port  # noqa: E402
-from tests.party_helpers import multipart, wav_bytes  # noqa: E402
-from tests.party_wsclient import WebSocketClient  # noqa: E402
-from tests.server_process import ServerProcess  # noqa: E402
+from tests.support.multipart import multipart  # noqa: E402
+from tests.support.party import wav_bytes  # noqa: E402
+from tests.support.websocket_client import WebSocketClient  # noqa: E402
+from tests.support.server_process import ServerProcess  # noqa: E402
 
 TARGET_P99_MS = 60.0
 COMMAND_GAP_S = 0.12
@@ -137,8 +138,8 @@ async def mediahub_party(url: str, guests: int, deflate: bool):
         # Pause / play need a track the server knows: a tiny WAV; the queue a few more.
         tracks = []
         for n in range(QUEUED + 2):
-            body, content_type = multipart({"audio": (f"b{n}.wav", wav_bytes(0.2 + n / 100)),
-                                            "filename": (None, f"Bench track {n:02d}.wav".encode())})
+            body, content_type = multipart([("audio", f"b{n}.wav", wav_bytes(0.2 + n / 100)),
+                                            ("filename", None, f"Bench track {n:02d}.wav".encode())])
             tracks.append((await http.post("/api/upload-track", content=body,
                                            headers={**auth, **content_type})).json()["trackId"])
     ws = url.replace("http://", "ws://") + f"/ws/party/{code}?access_token="
@@ -172,7 +173,7 @@ async def broadcast(sender: WebSocketClient, frame: dict, reply: str,
                     clients: list[WebSocketClient]) -> list[float]:
     """Send `frame`; every client's delivery latency (ms) of the `reply` it causes."""
     # Uncompressed frames carry the JSON text as is: each arrival is noticed by the event
-    # loop's read itself (no task per client has to run, see tests/party_wsclient.py).
+    # loop's read itself (no task per client has to run, see tests/support/websocket_client.py).
     raw = not any(c.extensions for c in clients)
     if raw:
         waiting = [c.reader.watch(f'"t":"{reply}"'.encode()) for c in clients]

@@ -1,57 +1,15 @@
-"""Shared fixtures: a per-test PostgreSQL database, generated audio, real-service URLs."""
+"""The test suite's shared fixtures come from tests/support/, loaded here as pytest plugins.
 
-from __future__ import annotations
+Loading them once here (not importing fixtures into test modules) makes each session-scoped
+server start once per run, not once per test module that imports it.
+"""
 
-import os
-import uuid
-from urllib.parse import urlsplit, urlunsplit
-
-import pytest
-
-POSTGRES_ENV = "MEDIAHUB_TEST_POSTGRES_URL"
-REDIS_ENV = "MEDIAHUB_TEST_REDIS_URL"
-
-
-def postgres_server_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL tests need a server "
-                    "(.ci/run points it at the local service)")
-    return url
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-@pytest.fixture
-async def postgres_url():
-    """A fresh, uniquely named PostgreSQL database for one test, dropped afterwards."""
-    import asyncpg
-
-    server = postgres_server_url()
-    name = f"mediahub_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(server.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield with_database(server, name)
-    admin = await asyncpg.connect(server.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_overrides(request):
-    """Config overrides for each database the core must run on (PostgreSQL skips if absent)."""
-    if request.param == "sqlite":
-        return {}
-    return {"database": {"url": request.getfixturevalue("postgres_url")}}
-
-
-# Real-service fixtures live in their own modules; importing them here makes each
-# session-scoped server start once per run, not once per test module.
-from tests.s3_fixtures import s3_settings, seaweedfs  # noqa: E402,F401
+pytest_plugins = [
+    "tests.support.audio",
+    "tests.support.cloudinary_temp",
+    "tests.support.databases",
+    "tests.support.redis_server",
+    "tests.support.renders",
+    "tests.support.s3_server",
+    "tests.support.scale_out",
+]

@@ -10,7 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.server_process import ServerProcess
+from tests.support.server_process import ServerProcess
 
 CHECKS = ",".join([
     "not_a_server_error",

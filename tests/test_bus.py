@@ -9,7 +9,6 @@ import pytest
 
 from mediahub.bus import BusUnavailable, MemoryBus, RedisBus, create_bus
 from mediahub.testing import make_settings
-from tests.redis_fixtures import redis_client, redis_namespace, redis_url  # noqa: F401
 
 # Guards against a hang, never a speed claim: every wait below ends as soon as its event happens.
 HANG_GUARD = 15

@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mediahub.cli import main
+from tests.support.ports import free_port
 
 PLUGIN_DIRS = Path(__file__).parent / "plugins"
 
@@ -22,11 +23,6 @@ def config_file(tmp_path: Path, extra: str = "") -> Path:
     path.write_text(f'[server]\ndata_dir = "{tmp_path}/data"\n{extra}', encoding="utf-8")
     return path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serve_starts_a_working_server_on_the_embedded_default(tmp_path):
@@ -113,7 +109,7 @@ def websocket_handshake(port: int) -> bytes:
 
 
 def test_serve_offers_no_websocket_compression_unless_configured(tmp_path):
-    from tests.server_process import ServerProcess
+    from tests.support.server_process import ServerProcess
 
     plugins = {"MEDIAHUB__PLUGINS__DIRS": f'["{PLUGIN_DIRS / "ws_echo_dir"}"]'}
     with ServerProcess(tmp_path / "plain", env=plugins) as server:

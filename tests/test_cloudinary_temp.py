@@ -7,7 +7,6 @@ storage itself, not only the database.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import urllib.request
 from datetime import datetime
@@ -22,57 +21,7 @@ from mediahub.scheduler import run_sweep
 from mediahub.testing import login, make_settings, running_app
 from mediahub_cloudinary_temp.models import TempSession, TempUpload
 from mediahub_cloudinary_temp.store import URL_GRACE
-from tests.plugins.upload_probe import ffmpeg_exe
-
-FOLDER = "party/temp"
-BOUNDARY = "----temp-upload-test"
-TTL = 7200
-
-
-def tone(directory: Path, frequency: int, seconds: int = 1) -> bytes:
-    path = directory / f"tone_{frequency}_{seconds}.mp3"
-    if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-                        "-i", f"sine=frequency={frequency}:duration={seconds}",
-                        "-c:a", "libmp3lame", "-b:a", "128k", str(path)], check=True)
-    return path.read_bytes()
-
-
-@pytest.fixture(scope="session")
-def songs(tmp_path_factory) -> dict[str, bytes]:
-    directory = tmp_path_factory.getbasetemp() / "temp_upload_songs"
-    return {"a": tone(directory, 440), "b": tone(directory, 660), "c": tone(directory, 880)}
-
-
-def form(fields: dict[str, str], audio: bytes | None, *, file_first: bool = True) -> tuple[bytes, dict]:
-    """A multipart body like the seed's client sends (the file first, then the fields)."""
-    parts = []
-    file_part = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="audio"; filename="song.mp3"\r\n'
-                 f"Content-Type: audio/mpeg\r\n\r\n").encode() + (audio or b"") + b"\r\n"
-    field_parts = [(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                    f"{value}\r\n").encode() for name, value in fields.items()]
-    if audio is not None and file_first:
-        parts.append(file_part)
-    parts.extend(field_parts)
-    if audio is not None and not file_first:
-        parts.append(file_part)
-    body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-
-async def upload(client, auth, audio, session_id="party-1", title="Tum Hi Ho", **kwargs):
-    fields = {"sessionId": session_id, "songTitle": title} if session_id is not None else {"songTitle": title}
-    body, headers = form(fields, audio, **kwargs)
-    return await client.post("/api/temp-upload/upload-temp", data=body, headers={**headers, **auth})
-
-
-async def uploaded(client, auth, audio, **kwargs) -> dict:
-    response = await upload(client, auth, audio, **kwargs)
-    body = await response.get_json()
-    assert response.status_code == 200, body
-    return body
-
+from tests.support.cloudinary_temp import FOLDER, TTL, form, upload, uploaded
 
 def overrides_for(kind: str, tmp_path: Path, s3_table: dict | None, **plugin) -> dict:
     storage = ({"default": "s3", "s3": s3_table} if kind == "s3" else

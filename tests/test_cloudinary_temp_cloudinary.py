@@ -1,4 +1,4 @@
-"""cloudinary-temp on Cloudinary: the official SDK against tests/fake_cloudinary.py, signatures checked."""
+"""cloudinary-temp on Cloudinary: the official SDK against tests/support/fake_cloudinary.py, signatures checked."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from mediahub.testing import login
 from mediahub_cloudinary_temp.cloudinary_backend import (CloudinaryStorage, credentials_from_env,
                                                          public_id_of)
 from mediahub_cloudinary_temp.models import TempUpload
-from tests.fake_cloudinary import FakeCloudinary, sign, string_to_sign
-from tests.test_cloudinary_temp import FOLDER, TTL, songs, tone, uploaded, upload  # noqa: F401
+from tests.support.fake_cloudinary import FakeCloudinary, sign, string_to_sign
+from tests.support.cloudinary_temp import FOLDER, TTL, tone, uploaded, upload
 
 CHUNK = 64 * 1024
 LARGE = 100_000

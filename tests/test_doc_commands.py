@@ -24,7 +24,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ import pytest
 from click.testing import CliRunner
 
 from mediahub.cli import main
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "config.example.toml"]
@@ -86,12 +86,6 @@ def test_the_documents_show_the_commands_this_test_relies_on():
             "mediahub serve", "./scripts/serve --port 9000",
             "MEDIAHUB_CONFIG=mediahub.toml ./scripts/serve", "mediahub library scan",
             "mediahub -c mediahub.toml serve"} <= set(SHOWN), sorted(SHOWN)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_config(folder: Path, extra: str = "") -> int:

@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.fault_helpers import (CREDENTIALS, REDIS_SERVER, WAIT_LIMIT, MiB, PrivateRedis,
+from tests.support.faults import (CREDENTIALS, REDIS_SERVER, WAIT_LIMIT, MiB, PrivateRedis,
                                  SlowUpload, async_sign_in, bucket_keys, files_under, ledger_rows,
                                  make_tone, run_cleanup, s3_client, s3_config, sign_in, state_of,
                                  transcode_status, unfinished_uploads, upload_track, wait_for,
                                  ws_url)
-from tests.fault_proxy import FaultProxy
-from tests.server_process import ServerProcess
+from tests.support.fault_proxy import FaultProxy
+from tests.support.server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +244,8 @@ def test_s3_unreachable_is_a_503_with_nothing_half_stored_and_uploads_resume(tmp
 
 async def test_redis_restart_during_a_party_the_guest_on_another_instance_stays_in_sync(
         tmp_path, private_redis):
-    from tests.party_helpers import wav_bytes
-    from tests.party_wsclient import WebSocketClient
+    from tests.support.party import wav_bytes
+    from tests.support.websocket_client import WebSocketClient
 
     prefix = "faults-party:"
     env = {"MEDIAHUB__BUS__BACKEND": "redis", "MEDIAHUB__BUS__REDIS_URL": private_redis.url,

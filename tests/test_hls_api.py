@@ -8,10 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from mediahub.models import Job, MediaObject
-from mediahub.testing import login
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import parse_master_playlist, parse_media_playlist
-from tests.hls_helpers import make_tone, post_presigned, wait_for_status
+from tests.support.hls import Env, make_tone, post_presigned, wait_for_status
 
 TONE_SECONDS = 14
 
@@ -23,37 +22,6 @@ def tones(tmp_path_factory):
         "tagged": make_tone(folder / "tagged.mp3", TONE_SECONDS, title="Sine Song", artist="Osc").read_bytes(),
         "plain": make_tone(folder / "plain.mp3", 3).read_bytes(),
     }
-
-
-class Env:
-    def __init__(self, app):
-        self.app = app
-        self.host = app.extensions["mediahub"]
-        self.client = app.test_client()
-
-    async def sign_in(self):
-        self.alice = await login(self.client, "alice")
-        self.bob = await login(self.client, "bob")
-        return self
-
-    async def init(self, headers, size: int, **body) -> dict:
-        response = await self.client.post("/tracks/upload/init", headers=headers, json={
-            "title": "", "artist_name": "", "file_extension": "mp3", "file_size": size, **body})
-        answer = await response.get_json()
-        assert response.status_code == 200, answer
-        return answer
-
-    async def upload(self, init: dict, data: bytes, which: str = "audio"):
-        return await post_presigned(self.client, init[f"{which}_upload_url"],
-                                    init[f"{which}_upload_fields"], data)
-
-    async def complete(self, headers, track_id: str):
-        response = await self.client.post("/tracks/upload/complete", headers=headers,
-                                          json={"track_id": track_id})
-        return response.status_code, await response.get_json()
-
-    async def keys(self) -> list[str]:
-        return sorted([stat.key async for stat in self.host.storage.default.list("")])
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from mediahub.models import Job
 from mediahub.testing import login
-from tests.hls_helpers import make_tone, post_presigned, wait_for_status
+from tests.support.hls import make_tone, post_presigned, wait_for_status
 
 UPLOADS = 3  # one more than the places (and one more again)
 

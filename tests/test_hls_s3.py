@@ -7,8 +7,8 @@ import pytest
 
 from mediahub.models import MediaObject
 from mediahub_hls_transcode.playlist import parse_master_playlist, parse_media_playlist
-from tests.hls_helpers import make_tone, post_presigned, wait_for_status
-from tests.test_hls_api import Env
+from tests.support.hls import make_tone, post_presigned, wait_for_status
+from tests.support.hls import Env
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from mediahub_hls_transcode.playlist import (as_event, as_vod, ladder, master_pl
                                              rewrite_uris, safe_segment_name)
 from mediahub_hls_transcode.settings import HlsSettings
 from mediahub_hls_transcode.worker import Publisher
-from tests.hls_helpers import make_tone
+from tests.support.hls import make_tone
 
 EVENT = """#EXTM3U
 #EXT-X-VERSION:7

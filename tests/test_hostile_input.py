@@ -37,8 +37,9 @@ from mediahub_cloudinary_temp.models import TempUpload
 from mediahub_hls_transcode.models import Track
 from mediahub_listen_party.models import Party, PartyTrack
 from mediahub_s3_renders.models import Message, Render, Thread
-from tests.hls_helpers import post_presigned, wait_for_status
-from tests.party_helpers import receive, wav_bytes
+from tests.support.hls import post_presigned, wait_for_status
+from tests.support.multipart import BOUNDARY, end, multipart, part
+from tests.support.party import receive, wav_bytes
 
 # One event loop for the whole module: the shared apps live across tests.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -49,7 +50,6 @@ LIBRARY_BODY_CAP = 64 * KiB  # [plugins.library_sync] max_body_bytes of the shar
 JSON_CAP = 1024 * KiB  # the app-wide cap on bodies that are not uploads
 MAX_SECONDS = 600  # max_duration_seconds of renders and hls tracks in the shared app
 DECODE_WAIT = 1.0  # [server] decode_wait of the shared app
-BOUNDARY = "----hostile-boundary"
 SCRIPT = "<script>alert('pwned')</script>"
 
 
@@ -77,19 +77,6 @@ LIES = {
     "two bytes of an mp3 frame": ("song.mp3", b"\xff\xfb"),
     "empty file": ("song.mp3", b""),
 }
-
-
-def multipart(parts: list[tuple[str, str | None, bytes]], content_type: str = "audio/mpeg"):
-    """(name, filename or None for a text field, value) -> (body, headers); files lie about their type."""
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n".encode()
-        if filename:
-            body += f"Content-Type: {content_type}\r\n".encode()
-        body += b"\r\n" + value + b"\r\n"
-    body += f"--{BOUNDARY}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
 # The three routes that ingest a file themselves: (path, form parts around the file).
@@ -250,7 +237,7 @@ async def database_url(kind: str) -> AsyncIterator[str | None]:
         return
     import asyncpg
 
-    from tests.conftest import postgres_server_url, with_database
+    from tests.support.databases import postgres_server_url, with_database
 
     server = postgres_server_url()
     admin_url = server.replace("postgres://", "postgresql://", 1)
@@ -1619,20 +1606,15 @@ async def test_websocket_handshake_refused(world, target):
 # ==========================================================================================
 
 
-def raw_form(boundary: str, body: bytes) -> tuple[bytes, dict]:
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
 def file_part(name: str, data: bytes, boundary: str = BOUNDARY, extra_headers: str = "") -> bytes:
-    return (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="a.wav"\r\n'
-            f"{extra_headers}Content-Type: audio/wav\r\n\r\n").encode() + data + b"\r\n"
+    return part(name, data, "a.wav", content_type="audio/wav", boundary=boundary, extra_headers=extra_headers)
 
 
 def text_part(name: str, value: bytes, boundary: str = BOUNDARY) -> bytes:
-    return f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
+    return part(name, value, boundary=boundary)
 
 
-END = f"--{BOUNDARY}--\r\n".encode()
+END = end()
 AUDIO = wav_of(4000)
 
 # name -> (Content-Type header value, body, expected status, expected codes)
@@ -1753,7 +1735,7 @@ async def served_at(world: World, route: str, answer: dict) -> tuple[str, dict]:
 async def test_audio_with_html_after_its_frames_is_never_served_renderable(world, route):
     path, parts = (wav_render_form if route == "renders upload" else INGEST_ROUTES[route])(
         "song.wav", AUDIO_THEN_HTML)
-    body, headers = multipart(parts, "text/html")
+    body, headers = multipart(parts, file_type="text/html")
     response = await world.client.post(path, data=body, headers={**world.bob, **headers})
     answer = await response.get_json()
     assert response.status_code in (200, 201), answer
@@ -1834,7 +1816,7 @@ async def test_render_holding_an_hour_of_audio_is_refused(world, hour_of_silence
     data = hour_of_silence if lie == "claims an hour" else without_length(hour_of_silence)
     assert len(data) < 32 * KiB
     path, parts = flac_render_form(data)
-    body, headers = multipart(parts, "audio/flac")
+    body, headers = multipart(parts, file_type="audio/flac")
     async with nothing_stored(world):
         response = await world.client.post(path, data=body, headers={**world.bob, **headers})
         error = await error_of(response, 422, "audio_too_long")
@@ -1845,7 +1827,7 @@ async def test_decodes_beyond_the_slots_get_busy_with_retry_after(world):
     from mediahub import decode_slot
 
     path, parts = wav_render_form("a.wav", wav_of(8000))
-    body, headers = multipart(parts, "audio/wav")
+    body, headers = multipart(parts, file_type="audio/wav")
     async with world.app.app_context():
         async with contextlib.AsyncExitStack() as slots:
             for _ in range(world.host.settings.server.max_concurrent_decodes):

@@ -21,7 +21,8 @@ import pytest_asyncio
 from mediahub.models import MediaObject
 from mediahub.testing import guest, login, make_settings, running_app
 from mediahub_listen_party.models import PartyTrack
-from tests.party_helpers import multipart, receive, send, wav_bytes
+from tests.support.multipart import form_headers, multipart, part, part_head
+from tests.support.party import receive, send, wav_bytes
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -57,7 +58,7 @@ async def world(tmp_path_factory):
         w.app, w.root = app, root
         client = app.test_client()
         w.alice = await login(client, "alice")
-        body, content_type = multipart({"audio": ("x.wav", wav_bytes(0.5))})
+        body, content_type = multipart([("audio", "x.wav", wav_bytes(0.5))])
         w.track = await (await client.post("/api/upload-track", data=body,
                                            headers={**w.alice, **content_type})).get_json()
         party = await (await client.post("/api/parties", json={"name": "p"}, headers=w.alice)).get_json()
@@ -117,17 +118,10 @@ async def trickled(app, path: str, headers: dict, head: bytes, declared: int, *,
             json.loads(data), took)
 
 
-BOUNDARY = "----slow-boundary"
-
-
-def form_head(field: str, extra: str = "") -> tuple[bytes, dict]:
-    head = (extra + f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; "
-            f"filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode()
-    return head, {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-
-def text_field(name: str, value: str) -> str:
-    return f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+def form_head(field: str, extra: bytes = b"") -> tuple[bytes, dict]:
+    """The start of a form up to its file's first byte (`extra`: parts before the file)."""
+    head = extra + part_head(field, "a.wav", content_type="audio/wav")
+    return head, {"content-type": form_headers()["Content-Type"]}
 
 
 # (route, how its body starts, who sends it, its cap): every kind of body a client can trickle.
@@ -136,7 +130,7 @@ ROUTES = {
     "party upload-track (multipart)": ("/api/upload-track", lambda: form_head("audio"), "alice",
                                        UPLOAD_CAP),
     "renders upload (multipart)": ("/api/v1/upload/audio", lambda: form_head(
-        "file", text_field("thread_id", "00000000-0000-0000-0000-000000000000")), "alice",
+        "file", part("thread_id", "00000000-0000-0000-0000-000000000000")), "alice",
         UPLOAD_CAP),
     "sign-in (JSON)": ("/api/auth/login", lambda: (b'{"username": "alice", "password": "',
                                                    {"content-type": "application/json"}), None,

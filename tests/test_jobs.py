@@ -21,7 +21,6 @@ from mediahub.app import create_app, start_services, stop_services
 from mediahub.jobs import JobQueue, UnknownJob, check_enqueue
 from mediahub.models import Job
 from mediahub.testing import make_settings, running_app
-from tests.redis_fixtures import redis_namespace, redis_url  # noqa: F401
 
 # Guards against a hang, never a speed claim: every wait ends as soon as its condition holds.
 HANG_GUARD = 30.0

@@ -10,7 +10,7 @@ import pytest
 from mediahub import hookimpl
 from mediahub.models import MediaObject
 from mediahub_local_disk.backend import LocalDiskStorage
-from tests.storage_contract import chunked, failing_after, keys_listed
+from tests.support.storage_contract import chunked, failing_after, keys_listed
 
 GRACE = 600
 

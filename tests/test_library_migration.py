@@ -6,7 +6,7 @@ import json
 
 from mediahub.testing import login, make_settings, running_app
 
-from tests.test_library_api import SEED_PLAYLIST, call, favorite
+from tests.support.library_sync import SEED_PLAYLIST, call, favorite
 
 
 async def migrate_library_sync(settings, target: str) -> list[dict]:

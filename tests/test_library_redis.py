@@ -8,7 +8,6 @@ import json
 import httpx
 import pytest
 
-from tests.redis_fixtures import redis_instances, redis_namespace, redis_url  # noqa: F401
 
 pytestmark = pytest.mark.redis
 

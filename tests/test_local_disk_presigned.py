@@ -11,9 +11,7 @@ import time
 import pytest
 
 from mediahub import hookimpl
-
-BOUNDARY = "presigned-test-boundary"
-
+from tests.support.multipart import multipart
 
 class Presigner:
     """A plugin that hands out presigned local-disk uploads and says which are still open."""
@@ -30,12 +28,7 @@ def form(fields: dict, data: bytes, *, file_first: bool = False) -> tuple[bytes,
     parts = [(name, None, str(value).encode()) for name, value in fields.items()]
     file_part = ("file", "x.bin", data)
     parts = [file_part, *parts] if file_first else [*parts, file_part]
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + value + b"\r\n"
-    body += f"--{BOUNDARY}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    return multipart(parts, file_type=None)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from mediahub.models import MediaObject
 from mediahub.scheduler import run_sweep
 from mediahub_listen_party.models import PartyTrack
 from mediahub.testing import guest, login
-from tests.party_helpers import HookRecorder, multipart, receive, send, wav_bytes
+from tests.support.multipart import multipart
+from tests.support.party import HookRecorder, receive, send, wav_bytes
 
 
 @pytest.fixture
@@ -30,8 +31,8 @@ async def create(client, headers, name="Friday") -> dict:
 
 
 async def upload(client, headers, data: bytes | None = None, filename="song.wav"):
-    body, content_type = multipart({"audio": ("x.wav", data or wav_bytes()),
-                                    "filename": (None, filename.encode())})
+    body, content_type = multipart([("audio", "x.wav", data or wav_bytes()),
+                                    ("filename", None, filename.encode())])
     return await client.post("/api/upload-track", data=body, headers={**headers, **content_type})
 
 
@@ -113,7 +114,7 @@ async def test_upload_track_answers_the_seed_shape_and_streams_with_range(app):
 async def test_upload_track_refuses_what_is_not_audio_and_strangers(app):
     client = app.test_client()
     host = await login(client)
-    body, content_type = multipart({"audio": ("evil.mp3", b"<?php echo 1; ?>" * 10)})
+    body, content_type = multipart([("audio", "evil.mp3", b"<?php echo 1; ?>" * 10)])
     refused = await client.post("/api/upload-track", data=body, headers={**host, **content_type})
     assert refused.status_code == 415
     anonymous = await client.post("/api/upload-track", data=body, headers=content_type)

@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 
-from tests.party_helpers import multipart, wav_bytes
-from tests.party_wsclient import WebSocketClient
-from tests.redis_fixtures import redis_instances, redis_namespace, redis_url  # noqa: F401
+from tests.support.multipart import multipart
+from tests.support.party import wav_bytes
+from tests.support.websocket_client import WebSocketClient
 
 pytestmark = pytest.mark.redis
 
@@ -22,7 +22,7 @@ async def test_a_guest_on_instance_b_follows_a_host_on_instance_a(redis_instance
             "username": "djane", "password": "correct horse battery"})).json()["access_token"]
         auth = {"Authorization": f"Bearer {host}"}
         party = (await instance_a.post("/api/parties", json={}, headers=auth)).json()
-        body, content_type = multipart({"audio": ("a.wav", wav_bytes())})
+        body, content_type = multipart([("audio", "a.wav", wav_bytes())])
         track = (await instance_a.post("/api/upload-track", content=body,
                                        headers={**auth, **content_type})).json()
         client_b = instance_b.test_client()

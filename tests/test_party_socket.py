@@ -9,7 +9,8 @@ import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
 from mediahub.testing import guest, login
-from tests.party_helpers import HookRecorder, multipart, receive, send, wav_bytes
+from tests.support.multipart import multipart
+from tests.support.party import HookRecorder, receive, send, wav_bytes
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def party(app):
     host = await login(client)
     created = await (await client.post("/api/parties", json={}, headers=host)).get_json()
     bob = await guest(client, "Bob")
-    body, content_type = multipart({"audio": ("a.wav", wav_bytes()), "filename": (None, b"a.wav")})
+    body, content_type = multipart([("audio", "a.wav", wav_bytes()), ("filename", None, b"a.wav")])
     track = await (await client.post("/api/upload-track", data=body,
                                      headers={**host, **content_type})).get_json()
     return {"client": client, "code": created["code"], "host": host, "bob": bob,
@@ -134,7 +135,7 @@ async def test_host_hands_the_role_to_a_guest(party):
         assert changed["hostId"] == bob_id
         await receive(bob, "MEMBERS")  # the new host now hears about members
         # A host plays its own uploads (another host's track id is no key to their file).
-        body, content_type = multipart({"audio": ("b.wav", wav_bytes())})
+        body, content_type = multipart([("audio", "b.wav", wav_bytes())])
         own = await (await party["client"].post("/api/upload-track", data=body,
                                                 headers={**party["bob"], **content_type})).get_json()
         await send(bob, t="HOST_TRACK_SELECTED", version=2, trackId=own["trackId"])

@@ -12,8 +12,9 @@ import pytest
 from mediahub import MediaObject, hookimpl
 from mediahub.testing import guest, login
 from mediahub_cloudinary_temp.models import TempSession, TempUpload
-from tests.hls_helpers import make_tone, post_presigned, wait_for_status
-from tests.party_helpers import multipart, receive, send, wav_bytes
+from tests.support.hls import make_tone, post_presigned, wait_for_status
+from tests.support.multipart import multipart
+from tests.support.party import receive, send, wav_bytes
 
 
 def overrides(kind: str, tmp_path: Path, s3_table: dict | None = None, **extra) -> dict:
@@ -44,8 +45,8 @@ class Party:
         return self.client.websocket(f"/ws/party/{self.code}?access_token={token}")
 
     async def temp_upload(self, who: dict, data: bytes, title="My song", session=None) -> dict:
-        body, headers = multipart({"sessionId": (None, (session or self.session).encode()),
-                                   "songTitle": (None, title.encode()), "audio": ("x.wav", data)})
+        body, headers = multipart([("sessionId", None, (session or self.session).encode()),
+                                   ("songTitle", None, title.encode()), ("audio", "x.wav", data)])
         response = await self.client.post("/api/temp-upload/upload-temp", data=body,
                                           headers={**who, **headers})
         answer = await response.get_json()
@@ -171,7 +172,7 @@ async def test_without_cloudinary_temp_the_page_uses_the_seed_upload(mediahub_ap
     party = await Party(app).start()
     page = (await (await party.client.get(f"/party/{party.code}", headers=party.host)).get_data()).decode()
     assert 'data-upload="seed"' in page and 'data-library="no"' in page and "hls.min.js" not in page
-    body, headers = multipart({"audio": ("a.wav", wav_bytes()), "filename": (None, b"a.wav")})
+    body, headers = multipart([("audio", "a.wav", wav_bytes()), ("filename", None, b"a.wav")])
     track = await (await party.client.post("/api/upload-track", data=body,
                                            headers={**party.host, **headers})).get_json()
     async with party.socket(party.host) as host:

@@ -4,116 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import boto3
 import httpx
-import pytest
 
 from mediahub.models import MediaObject
-from mediahub.plugins import import_path
-from mediahub.scheduler import run_sweep
-from mediahub.testing import login
 from mediahub_s3_renders.models import Message, Render
-
-PROBE_PATH = Path(__file__).parent / "plugins" / "upload_probe.py"
-probe = import_path("upload_probe", PROBE_PATH)
-BOUNDARY = "----renders-test-boundary"
-MAX_UPLOAD = 1024 * 1024
-
-
-@pytest.fixture(scope="session")
-def samples(tmp_path_factory) -> dict[str, bytes]:
-    paths = probe.make_audio_samples(tmp_path_factory.getbasetemp() / "audio_samples")
-    return {name: path.read_bytes() for name, path in paths.items()}
-
-
-def multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, dict[str, str]]:
-    """(body, headers) of a multipart form; parts are (name, filename or None, value)."""
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n".encode()
-        if filename:
-            body += b"Content-Type: audio/mpeg\r\n"
-        body += b"\r\n" + value + b"\r\n"
-    body += f"--{BOUNDARY}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-
-class Env:
-    """A started app, its test client, the users alice (author), bob (member), carol (outsider)."""
-
-    def __init__(self, app, kind: str, table: dict):
-        self.app, self.kind, self.table = app, kind, table
-        self.host = app.extensions["mediahub"]
-        self.client = app.test_client()
-
-    async def sign_in(self):
-        self.alice = await login(self.client, "alice")
-        self.bob = await login(self.client, "bob")
-        self.carol = await login(self.client, "carol")
-        return self
-
-    async def sweep(self, now: float) -> dict[str, int]:
-        """One sweep as the scheduler runs it (inside the app's context)."""
-        async with self.app.app_context():
-            return await run_sweep(self.host, now)
-
-    @property
-    def storage(self):
-        return self.host.storage.default
-
-    async def stored_keys(self) -> list[str]:
-        return sorted([info.key async for info in self.storage.list("")])
-
-    async def upload(self, data: bytes, headers: dict, fields=(("format", b"mp3"),), after=(),
-                     client=None):
-        body, form_headers = multipart([*[(n, None, v) for n, v in fields], ("file", "take.mp3", data),
-                                        *[(n, None, v) for n, v in after]])
-        return await (client or self.client).post("/api/v1/upload/audio", data=body,
-                                      headers={**headers, **form_headers})
-
-    async def thread(self, headers, *, private=True, members=("bob",)) -> dict:
-        response = await self.client.post("/api/v1/threads", headers=headers, json={
-            "title": "Band practice", "is_private": private, "members": list(members)})
-        assert response.status_code == 201, await response.get_json()
-        return await response.get_json()
-
-    async def message(self, headers, thread_id: str, **body) -> dict:
-        response = await self.client.post(f"/api/v1/threads/{thread_id}/messages", headers=headers,
-                                          json={"text": "take 1", "snapshot": {"bpm": 120}, **body})
-        assert response.status_code == 201, await response.get_json()
-        return await response.get_json()
-
-    async def assert_nothing_kept(self):
-        assert await MediaObject.all().count() == 0
-        assert await Render.all().count() == 0
-        assert await self.stored_keys() == []
-
-
-def app_overrides(kind: str, tmp_path: Path, s3_table: dict | None) -> tuple[dict, dict]:
-    if kind == "local":
-        table = {"type": "local-disk", "root": str(tmp_path / "media")}
-    else:
-        table = {**s3_table, "key_prefix": "prod/", "public_base_url": "https://cdn.example.test/media"}
-    return {"server": {"max_upload_bytes": MAX_UPLOAD},
-            "storage": {"default": kind, kind: table}}, table
-
-
-@pytest.fixture(params=["local", "s3"])
-async def env(request, mediahub_app_factory, tmp_path):
-    s3_table = request.getfixturevalue("s3_settings") if request.param == "s3" else None
-    overrides, table = app_overrides(request.param, tmp_path, s3_table)
-    return await Env(await mediahub_app_factory(overrides=overrides), request.param, table).sign_in()
-
-
-@pytest.fixture
-async def local(mediahub_app_factory, tmp_path):
-    overrides, table = app_overrides("local", tmp_path, None)
-    return await Env(await mediahub_app_factory(overrides=overrides), "local", table).sign_in()
-
+from tests.support.renders import Env, app_overrides
 
 async def fetch(env: Env, url: str) -> httpx.Response | object:
     """GET a render URL: host-relative ones through the app, absolute ones (S3) over HTTP."""

@@ -11,8 +11,8 @@ from mediahub import hookimpl
 from mediahub.models import MediaObject
 from mediahub_local_disk.backend import LocalDiskStorage
 from mediahub_s3_renders.models import Message, Render
-from tests.test_renders_api import (BOUNDARY, MAX_UPLOAD, Env, local, multipart,  # noqa: F401
-                                     samples)
+from tests.support.multipart import end, multipart, part_head
+from tests.support.renders import MAX_UPLOAD, Env
 
 
 async def error_of(response, status: int) -> dict:
@@ -96,11 +96,10 @@ async def test_oversize_chunked_body(local, samples):
     _, headers = multipart([])
     async with local.client.request("/api/v1/upload/audio", method="POST",
                                     headers={**local.alice, **headers}) as connection:
-        await connection.send(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-                              f'filename="a.mp3"\r\n\r\n'.encode() + samples["tone_bare.mp3"])
+        await connection.send(part_head("file", "a.mp3") + samples["tone_bare.mp3"])
         for _ in range(6):  # 1.5 MiB against a 1 MiB cap, no Content-Length anywhere
             await connection.send(bytes(256 * 1024))
-        await connection.send(f"\r\n--{BOUNDARY}--\r\n".encode())
+        await connection.send(b"\r\n" + end())
         await connection.send_complete()
     response = await connection.as_response()
     assert response.status_code == 413

@@ -8,7 +8,6 @@ from array import array
 import pytest
 
 from mediahub_s3_renders import formats, waveform
-from tests.test_renders_api import samples  # noqa: F401
 
 
 def test_block_maxima_take_the_loudest_sample_of_each_block_either_sign():

@@ -18,10 +18,10 @@ import pytest
 
 from mediahub.config import load_settings
 from mediahub_hls_transcode.playlist import parse_master_playlist, parse_media_playlist
-from tests.hls_helpers import make_tone
-from tests.party_helpers import multipart, wav_bytes
-from tests.party_wsclient import WebSocketClient
-from tests.scale_fixtures import scaled_layout  # noqa: F401
+from tests.support.hls import make_tone
+from tests.support.multipart import multipart
+from tests.support.party import wav_bytes
+from tests.support.websocket_client import WebSocketClient
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,7 +148,7 @@ async def test_a_guest_on_b_follows_a_host_on_a(scaled_layout):  # noqa: F811
             httpx.AsyncClient(base_url=layout.b.url, timeout=20) as b:
         dj = await register(a, "dj-alice")
         party = (await a.post("/api/parties", json={}, headers=dj)).json()
-        body, content_type = multipart({"audio": ("song.wav", wav_bytes(seconds=20))})
+        body, content_type = multipart([("audio", "song.wav", wav_bytes(seconds=20))])
         track = await a.post("/api/upload-track", content=body, headers={**dj, **content_type})
         assert track.status_code == 200, track.text
         joined = await b.post(f"/api/parties/{party['code']}/join", json={"display_name": "Bob"})
@@ -264,9 +264,9 @@ async def test_a_temp_upload_through_a_is_deleted_when_the_party_ends_on_b(scale
         dj = await register(a, "dj-carol")
         party = (await a.post("/api/parties", json={}, headers=dj)).json()
         session_id = party["sessionId"]
-        body, content_type = multipart({"audio": ("local-song.wav", wav_bytes(seconds=2)),
-                                        "sessionId": (None, session_id.encode()),
-                                        "songTitle": (None, b"From my phone")})
+        body, content_type = multipart([("audio", "local-song.wav", wav_bytes(seconds=2)),
+                                        ("sessionId", None, session_id.encode()),
+                                        ("songTitle", None, b"From my phone")])
         uploaded = await a.post("/api/temp-upload/upload-temp", content=body,
                                 headers={**dj, **content_type})
         assert uploaded.status_code == 200, uploaded.text

@@ -10,7 +10,6 @@ import pytest
 from mediahub import hookimpl
 from mediahub.scheduler import Scheduler, SweepLock, merge_counts, run_sweep
 from mediahub.testing import make_settings
-from tests.redis_fixtures import redis_namespace, redis_url  # noqa: F401
 
 HANG_GUARD = 30.0
 

@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from tests.server_process import free_port
+from tests.support.ports import free_port
 
 
 def test_two_serve_processes_share_one_port(tmp_path):

@@ -16,9 +16,9 @@ import time
 import httpx
 import pytest
 
-from tests.fault_helpers import (MiB, SlowUpload, bucket_keys, files_under, ledger_rows,
+from tests.support.faults import (MiB, SlowUpload, bucket_keys, files_under, ledger_rows,
                                  make_tone, s3_client, s3_config, sign_in, unfinished_uploads)
-from tests.server_process import ServerProcess
+from tests.support.server_process import ServerProcess
 
 GRACE = 2.0      # [server] body_grace of the test server
 MIN_RATE = 1024  # [server] body_min_rate

@@ -5,23 +5,12 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from mediahub.plugins import import_path
 from mediahub.sniff import (AAC, FLAC, M4A, MAX_SNIFF_BYTES, MP3, OGG_OPUS, OGG_VORBIS,
                             SNIFF_BYTES, WAV, WEBM, bytes_needed, detect_audio_type,
                             id3_declared_size, is_allowed)
-
-probe = import_path("upload_probe", Path(__file__).parent / "plugins" / "upload_probe.py")
-
-
-@pytest.fixture(scope="session")
-def samples(tmp_path_factory) -> dict[str, bytes]:
-    paths = probe.make_audio_samples(tmp_path_factory.getbasetemp() / "audio_samples")
-    return {name: path.read_bytes() for name, path in paths.items()}
-
 
 EXPECTED = {
     "tone_id3.mp3": MP3,

@@ -11,7 +11,7 @@ from mediahub.errors import ConfigProblem, Forbidden
 from mediahub.storage import InvalidKey
 from mediahub.streaming import check_media_signature
 from mediahub_local_disk.backend import LocalDiskStorage, verify_upload_policy
-from tests.storage_contract import StorageContract, chunked, keys_listed, read_all
+from tests.support.storage_contract import StorageContract, chunked, keys_listed, read_all
 
 SECRET = b"test-secret"
 

@@ -18,8 +18,8 @@ from mediahub.storage import InvalidKey
 from mediahub.storage import check_key
 from mediahub_s3_renders.backend import S3Storage, part_size_for, range_header
 from mediahub_s3_renders.settings import MiB, parse_settings
-from tests.s3_fixtures import closed_port
-from tests.storage_contract import StorageContract, chunked, keys_listed, read_all
+from tests.support.ports import closed_port
+from tests.support.storage_contract import StorageContract, chunked, keys_listed, read_all
 
 HOST_OPTIONS = {"name": "s3", "data_dir": "/nonexistent", "secret_key": b"host signing key"}
 

@@ -21,7 +21,8 @@ from mediahub.streaming import (ByteRange, Unsatisfiable, http_date, media_respo
                                 parse_range, play_url, plan_response)
 from mediahub.testing import make_settings
 from mediahub_local_disk.backend import LocalDiskStorage
-from tests.storage_contract import chunked
+from tests.support.ports import free_port
+from tests.support.storage_contract import chunked
 
 MiB = 1024 * 1024
 STAT = ObjectStat(key="a.mp3", size=1000, etag="abc", last_modified=1_700_000_000.0,
@@ -466,11 +467,6 @@ class CountingDiskPlugin(TrackRoutePlugin):
     def register_storage_backends(self):
         return {"counting-disk": CountingDisk.from_settings}
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.asynccontextmanager

@@ -20,6 +20,7 @@ from mediahub.models import MediaObject
 from mediahub.plugins import import_path
 from mediahub.testing import guest
 from mediahub.uploads import STREAM_CHUNK, BoundedBody
+from tests.support.multipart import BOUNDARY, end, form_headers, multipart, part_head
 
 PROBE_PATH = Path(__file__).parent / "plugins" / "upload_probe.py"
 probe = import_path("upload_probe", PROBE_PATH)
@@ -30,13 +31,6 @@ EXPECTED_TYPES = {
     "tone_vorbis.ogg": "audio/ogg", "tone.m4a": "audio/mp4", "tone.aac": "audio/aac",
     "tone.webm": "audio/webm",
 }
-BOUNDARY = "----mediahub-test-boundary"
-
-
-@pytest.fixture(scope="session")
-def samples(tmp_path_factory) -> dict[str, bytes]:
-    paths = probe.make_audio_samples(tmp_path_factory.getbasetemp() / "audio_samples")
-    return {name: path.read_bytes() for name, path in paths.items()}
 
 
 @pytest.fixture
@@ -92,25 +86,6 @@ async def assert_nothing_kept(app) -> None:
     assert probe.received == []
 
 
-def multipart_body(parts: list[tuple[str, str | None, bytes]], boundary: str = BOUNDARY) -> bytes:
-    """parts: (field name, filename or None for a text field, value)."""
-    body = b""
-    for name, filename, value in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
-        if filename:
-            body += b"Content-Type: audio/mpeg\r\n"
-        body += b"\r\n" + value + b"\r\n"
-    return body + f"--{boundary}--\r\n".encode()
-
-
-def multipart_headers(body: bytes | None = None, boundary: str = BOUNDARY) -> dict[str, str]:
-    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-    if body is not None:
-        headers["Content-Length"] = str(len(body))
-    return headers
-
-
 def wav_header(data_size: int) -> bytes:
     """A valid 44.1 kHz mono 16-bit WAV header for data_size bytes of samples."""
     fmt = (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (44100).to_bytes(4, "little") \
@@ -150,11 +125,11 @@ async def test_raw_uploads_of_every_audio_type_are_stored_with_hash_and_type(app
 async def test_multipart_uploads_of_every_audio_type_keep_the_fields_around_the_file(app, client, samples):
     for name, content_type in EXPECTED_TYPES.items():
         data = samples[name]
-        body_bytes = multipart_body([("title", None, "Tone ♪".encode()),
-                                     ("file", "../../etc/passwd.exe", data),
-                                     ("format", None, b"ok")])
+        body_bytes = multipart([("title", None, "Tone ♪".encode()),
+                                ("file", "../../etc/passwd.exe", data),
+                                ("format", None, b"ok")])[0]
         response = await client.post("/probe/multipart", data=body_bytes,
-                                     headers=multipart_headers(body_bytes))
+                                     headers=form_headers(body=body_bytes))
         body = await response.get_json()
         assert response.status_code == 201, (name, body)
         assert body["fields"] == {"title": "Tone ♪", "format": "ok"}
@@ -163,8 +138,8 @@ async def test_multipart_uploads_of_every_audio_type_keep_the_fields_around_the_
 
 async def test_a_chunked_multipart_upload_split_everywhere_is_stored_intact(app, client, samples):
     data = samples["tone_cover.mp3"]  # its ID3 tag is bigger than the first 64 KiB
-    body_bytes = multipart_body([("file", "a.mp3", data), ("format", None, b"ok")])
-    async with client.request("/probe/multipart", method="POST", headers=multipart_headers()) as connection:
+    body_bytes = multipart([("file", "a.mp3", data), ("format", None, b"ok")])[0]
+    async with client.request("/probe/multipart", method="POST", headers=form_headers()) as connection:
         # Odd chunk sizes split the boundary, the headers and the CRLFs in every way.
         for start in range(0, len(body_bytes), 4093):
             await connection.send(body_bytes[start:start + 4093])
@@ -217,8 +192,8 @@ async def test_a_png_claiming_to_be_mp3_is_refused_with_415(app, client):
     response = await client.put("/probe/raw", data=png, headers={"Content-Type": "audio/mpeg"})
     assert response.status_code == 415
     assert (await response.get_json())["error"]["code"] == "unsupported_media_type"
-    body_bytes = multipart_body([("file", "song.mp3", png), ("format", None, b"ok")])
-    response = await client.post("/probe/multipart", data=body_bytes, headers=multipart_headers(body_bytes))
+    body_bytes = multipart([("file", "song.mp3", png), ("format", None, b"ok")])[0]
+    response = await client.post("/probe/multipart", data=body_bytes, headers=form_headers(body=body_bytes))
     assert response.status_code == 415
     await assert_nothing_kept(app)
 
@@ -250,12 +225,11 @@ async def test_over_the_cap_with_a_chunked_body_is_refused_and_nothing_is_kept(a
 
 
 async def test_over_the_cap_within_a_chunked_multipart_body(app, client):
-    async with client.request("/probe/multipart", method="POST", headers=multipart_headers()) as connection:
-        await connection.send(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
-                              f'filename="a.wav"\r\n\r\n'.encode() + wav_header(10 * 1024 * 1024))
+    async with client.request("/probe/multipart", method="POST", headers=form_headers()) as connection:
+        await connection.send(part_head("file", "a.wav") + wav_header(10 * 1024 * 1024))
         for _ in range(12):
             await connection.send(bytes(256 * 1024))
-        await connection.send(f"\r\n--{BOUNDARY}--\r\n".encode())
+        await connection.send(b"\r\n" + end())
         await connection.send_complete()
     response = await connection.as_response()
     assert response.status_code == 413
@@ -297,8 +271,8 @@ async def test_storage_failing_mid_write_is_503_and_nothing_is_left(app, client,
 
 
 async def test_a_bad_field_after_the_file_discards_the_stored_file(app, client, samples):
-    body_bytes = multipart_body([("file", "a.mp3", samples["tone_id3.mp3"]), ("format", None, b"bad")])
-    response = await client.post("/probe/multipart", data=body_bytes, headers=multipart_headers(body_bytes))
+    body_bytes = multipart([("file", "a.mp3", samples["tone_id3.mp3"]), ("format", None, b"bad")])[0]
+    response = await client.post("/probe/multipart", data=body_bytes, headers=form_headers(body=body_bytes))
     assert response.status_code == 400
     assert "format" in (await response.get_json())["error"]["message"]
     await assert_nothing_kept(app)
@@ -309,23 +283,23 @@ async def test_a_bad_field_after_the_file_discards_the_stored_file(app, client, 
                                   "too many parts"])
 async def test_malformed_multipart_is_a_clear_400(app, client, samples, case):
     audio = samples["tone.wav"]
-    headers = multipart_headers()
+    headers = form_headers()
     if case == "no boundary":
-        body = multipart_body([("file", "a.wav", audio)])
+        body = multipart([("file", "a.wav", audio)])[0]
         headers = {"Content-Type": "multipart/form-data"}
     elif case == "not multipart":
-        body = multipart_body([("file", "a.wav", audio)])
+        body = multipart([("file", "a.wav", audio)])[0]
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
     elif case == "missing file":
-        body = multipart_body([("format", None, b"ok"), ("other", "a.wav", audio)])
+        body = multipart([("format", None, b"ok"), ("other", "a.wav", audio)])[0]
     elif case == "garbage":
         body = os.urandom(4096)
     elif case == "truncated after file":
-        body = multipart_body([("file", "a.wav", audio), ("format", None, b"ok")])[:-40]
+        body = multipart([("file", "a.wav", audio), ("format", None, b"ok")])[0][:-40]
     elif case == "huge field":
-        body = multipart_body([("file", "a.wav", audio), ("format", None, b"x" * 100_000)])
+        body = multipart([("file", "a.wav", audio), ("format", None, b"x" * 100_000)])[0]
     elif case == "too many parts":
-        body = multipart_body([("file", "a.wav", audio)] + [(f"f{i}", None, b"x") for i in range(40)])
+        body = multipart([("file", "a.wav", audio)] + [(f"f{i}", None, b"x") for i in range(40)])[0]
     else:
         body = f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"\r\n".encode() \
             + b"X-Padding: " + b"a" * 200_000

@@ -11,8 +11,8 @@ from wsproto.frame_protocol import FrameProtocol
 
 from mediahub._compat.hypercorn import set_websocket_compression
 from mediahub.websocket_fanout import DirectSocket, text_frame
-from tests.party_wsclient import WebSocketClient
-from tests.server_process import free_port
+from tests.support.websocket_client import WebSocketClient
+from tests.support.ports import free_port
 
 
 @pytest.fixture(autouse=True)

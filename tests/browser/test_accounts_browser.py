@@ -83,7 +83,7 @@ def test_pages_enforce_their_content_security_policy(page, live_server):
     # What an injection would try: an inline script, an inline handler, an inline style and a
     # script from another host. The policy refuses each, and the watcher every browser test
     # relies on (tests/browser/conftest.py) hears of each refusal.
-    from tests.browser.conftest import CSP_VIOLATIONS
+    from tests.support.browser import CSP_VIOLATIONS
 
     response = page.goto(live_server + "/login")
     assert "script-src 'self'" in response.headers["content-security-policy"]

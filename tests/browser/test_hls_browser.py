@@ -8,8 +8,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import launch_chromium
-from tests.hls_helpers import make_tone
+from tests.support.browser import launch_chromium
+from tests.support.hls import make_tone
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from mediahub import ffmpeg_path
-from tests.server_process import ServerProcess
+from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.browser
 

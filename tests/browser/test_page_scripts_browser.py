@@ -12,7 +12,7 @@ import pytest
 
 from mediahub.media import ffmpeg_path
 from mediahub_listen_party import clock
-from tests.browser.conftest import sign_in_and_start_party
+from tests.support.browser import sign_in_and_start_party
 
 pytestmark = pytest.mark.browser
 

@@ -8,16 +8,15 @@ are the issue's bounds.
 
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.browser.conftest import launch_chromium, sign_in_and_start_party
+from tests.support.browser import launch_chromium, sign_in_and_start_party
+from tests.support.party_browser import TRACE, api, p95, traces
 
 pytestmark = pytest.mark.browser
 
@@ -37,34 +36,6 @@ SHIFT_CLOCK = """
   window.Date = ShiftedDate;
 })();
 """ % SHIFT_MS
-
-# What each guest's audio element did, for the failure message: media events and, every
-# 100 ms, [true ms, error vs party ms, playbackRate, paused] (`shift` undoes a shifted clock).
-TRACE = """
-(shift) => {
-  const log = window.__trace = [];
-  const now = () => Math.round(performance.timeOrigin + performance.now() - shift);
-  for (const name of ["play", "playing", "pause", "seeking", "seeked", "waiting", "stalled", "ratechange"]) {
-    window.party.audio.addEventListener(name, () => log.push([now(), name,
-      +window.party.audio.currentTime.toFixed(3), window.party.audio.playbackRate]));
-  }
-  setInterval(() => {
-    const s = window.party.state;
-    if (!s || !s.playing) return;
-    const t = performance.timeOrigin + performance.now() - shift;
-    const error = (window.party.audio.currentTime - (s.positionSec + (t - s.serverTimestamp) / 1000)) * 1000;
-    log.push([Math.round(t), +error.toFixed(1), window.party.audio.playbackRate, window.party.audio.paused]);
-    if (log.length > 600) log.splice(0, 100);
-  }, 100);
-}
-"""
-
-
-def traces(pages, last: int = 80) -> str:
-    """The last `last` trace entries of each page, for an assertion message."""
-    return "\n".join(f"guest {i} trace:\n" + "\n".join(
-        str(entry) for entry in page.evaluate("() => window.__trace || []")[-last:])
-        for i, page in enumerate(pages))
 
 
 # Samples [true time ms, error ms] in separate tasks; `shift` undoes a shifted clock.
@@ -105,16 +76,6 @@ def tone(tmp_path_factory):
     return path
 
 
-def api(url: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url + path, data=json.dumps(body or {}).encode(),
-                                     headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 def new_page(browser, shift_ms: int = 0):
     context = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True,
                                   has_touch=True)
@@ -148,11 +109,6 @@ def errors(page, shift_ms: int = 0, windows: int = 12, per_window: int = 5,
     """
     raw = [e for _, e in page.evaluate(SAMPLE, [windows * per_window, gap_ms, shift_ms])]
     return [statistics.median(raw[i:i + per_window]) for i in range(0, len(raw), per_window)]
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
 def inter_guest_offsets(samples: list[list[float]]) -> list[float]:

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from mediahub_listen_party import clock
-from tests.browser.conftest import sign_in_and_start_party
+from tests.support.browser import sign_in_and_start_party
 
 pytestmark = pytest.mark.browser
 

@@ -19,8 +19,8 @@ from collections import defaultdict
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.browser.conftest import launch_chromium, sign_in_and_start_party
-from tests.browser.test_party_browser import TRACE, api, p95, traces
+from tests.support.browser import launch_chromium, sign_in_and_start_party
+from tests.support.party_browser import TRACE, api, p95, traces
 
 pytestmark = pytest.mark.browser
 

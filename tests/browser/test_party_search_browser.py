@@ -11,8 +11,8 @@ import urllib.request
 import pytest
 
 from mediahub import ffmpeg_path
-from tests.browser.conftest import launch_chromium, sign_in_and_start_party
-from tests.server_process import ServerProcess
+from tests.support.browser import launch_chromium, sign_in_and_start_party
+from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.browser
 

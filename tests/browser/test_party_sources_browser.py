@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.browser.conftest import launch_chromium, sign_in_and_start_party
+from tests.support.browser import launch_chromium, sign_in_and_start_party
 
 pytestmark = pytest.mark.browser
 

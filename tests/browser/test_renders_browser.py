@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import launch_chromium
+from tests.support.browser import launch_chromium
 
 pytestmark = pytest.mark.browser
 

@@ -16,12 +16,13 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_ENV, REDIS_ENV, with_database
-from tests.party_helpers import multipart, wav_bytes
-from tests.party_wsclient import WebSocketClient
-from tests.scale_fixtures import (create_database, delete_redis_keys, drop_database, run,
+from tests.support.databases import POSTGRES_ENV, REDIS_ENV, with_database
+from tests.support.multipart import multipart
+from tests.support.party import wav_bytes
+from tests.support.websocket_client import WebSocketClient
+from tests.support.scale_out import (create_database, delete_redis_keys, drop_database, run,
                                   start_all, stop_all)
-from tests.server_process import ServerProcess
+from tests.support.server_process import ServerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -131,7 +132,7 @@ async def register(http: httpx.AsyncClient, username: str) -> str:
 
 
 async def upload(http: httpx.AsyncClient, token: str, name: str, seconds: float = 0.5) -> str:
-    body, content_type = multipart({"audio": (name, wav_bytes(seconds)), "filename": (None, name.encode())})
+    body, content_type = multipart([("audio", name, wav_bytes(seconds)), ("filename", None, name.encode())])
     response = await http.post("/api/upload-track", content=body,
                                headers={"Authorization": f"Bearer {token}", **content_type})
     assert response.status_code == 200, response.text

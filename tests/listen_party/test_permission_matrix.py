@@ -15,7 +15,8 @@ import pytest
 from mediahub.testing import guest, login
 from mediahub_listen_party import protocol
 from mediahub_listen_party.protocol import PartyState, ProtocolError
-from tests.party_helpers import multipart, receive, send, wav_bytes
+from tests.support.multipart import multipart
+from tests.support.party import receive, send, wav_bytes
 
 ROLES = ("host", "cohost", "guest", "guest_control", "guest_add")
 # command (and which entry it names) -> may it, for each of ROLES: Y yes, n no.
@@ -128,7 +129,7 @@ async def app(mediahub_app_factory):
 
 
 async def upload(client, who: dict, name: str) -> str:
-    body, content_type = multipart({"audio": (name, wav_bytes(0.3)), "filename": (None, name.encode())})
+    body, content_type = multipart([("audio", name, wav_bytes(0.3)), ("filename", None, name.encode())])
     response = await client.post("/api/upload-track", data=body, headers={**who, **content_type})
     return (await response.get_json())["trackId"]
 

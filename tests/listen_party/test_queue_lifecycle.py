@@ -12,7 +12,8 @@ from mediahub.testing import guest, login
 from mediahub_cloudinary_temp.models import TempUpload
 from mediahub_listen_party import party as parties
 from mediahub_listen_party.models import Party, PartyTrack
-from tests.party_helpers import HookRecorder, multipart, receive, send, wav_bytes
+from tests.support.multipart import multipart
+from tests.support.party import HookRecorder, receive, send, wav_bytes
 
 
 @pytest.fixture
@@ -29,15 +30,15 @@ async def app(mediahub_app_factory, recorder, tmp_path):
 
 
 async def upload(client, who: dict, name: str) -> str:
-    body, content_type = multipart({"audio": (name, wav_bytes(0.5)), "filename": (None, name.encode())})
+    body, content_type = multipart([("audio", name, wav_bytes(0.5)), ("filename", None, name.encode())])
     response = await client.post("/api/upload-track", data=body, headers={**who, **content_type})
     return (await response.get_json())["trackId"]
 
 
 async def temp_upload(client, who: dict, session: str, title: str, seconds: float) -> str:
     # Different lengths: the same bytes twice in a session are stored once.
-    body, headers = multipart({"sessionId": (None, session.encode()), "songTitle": (None, title.encode()),
-                               "audio": ("x.wav", wav_bytes(seconds))})
+    body, headers = multipart([("sessionId", None, session.encode()), ("songTitle", None, title.encode()),
+                               ("audio", "x.wav", wav_bytes(seconds))])
     response = await client.post("/api/temp-upload/upload-temp", data=body, headers={**who, **headers})
     answer = await response.get_json()
     assert response.status_code == 200, answer

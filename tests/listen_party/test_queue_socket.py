@@ -9,7 +9,8 @@ import pytest
 import segno
 
 from mediahub.testing import guest, login
-from tests.party_helpers import HookRecorder, multipart, receive, send, wav_bytes
+from tests.support.multipart import multipart
+from tests.support.party import HookRecorder, receive, send, wav_bytes
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ async def app(mediahub_app_factory, recorder):
 
 
 async def upload(client, who: dict, name: str) -> dict:
-    body, content_type = multipart({"audio": (name, wav_bytes(0.5)), "filename": (None, name.encode())})
+    body, content_type = multipart([("audio", name, wav_bytes(0.5)), ("filename", None, name.encode())])
     response = await client.post("/api/upload-track", data=body, headers={**who, **content_type})
     return await response.get_json()
 

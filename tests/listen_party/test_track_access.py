@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mediahub.testing import guest, login
-from tests.party_helpers import multipart, receive, send, wav_bytes
+from tests.support.multipart import multipart
+from tests.support.party import receive, send, wav_bytes
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ async def app(mediahub_app_factory):
 
 
 async def upload(client, headers, data: bytes) -> dict:
-    body, content_type = multipart({"audio": ("x.wav", data), "filename": (None, b"x.wav")})
+    body, content_type = multipart([("audio", "x.wav", data), ("filename", None, b"x.wav")])
     response = await client.post("/api/upload-track", data=body, headers={**headers, **content_type})
     assert response.status_code == 200, await response.get_data()
     return await response.get_json()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from mediahub.testing import login
-from tests.music_library.conftest import library_config, scan_now
-from tests.music_library.test_catalog_api import check_browsing
+from tests.support.music_library import library_config, scan_now
+from tests.support.music_library import check_browsing
 
 
 async def test_browse_search_and_folder_visibility_on_postgresql(mediahub_app_factory, collection,

@@ -19,7 +19,7 @@ import pytest_asyncio
 from mediahub import decode_slot
 from mediahub.testing import login, make_settings, running_app
 from mediahub_music_library.streaming import TRANSCODE_POOL, running_transcodes
-from tests.music_library.conftest import library_config, scan_now
+from tests.support.music_library import library_config, scan_now
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 import pytest
 
 from mediahub.testing import guest
-from tests.hls_helpers import make_tone, post_presigned, wait_for_status
-from tests.music_library.test_catalog_api import get
+from tests.support.hls import make_tone, post_presigned, wait_for_status
+from tests.support.music_library import get
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

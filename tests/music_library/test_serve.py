@@ -16,8 +16,8 @@ import urllib.request
 import pytest
 
 from mediahub import ffmpeg_path
-from tests.music_library.conftest import make_audio
-from tests.server_process import ServerProcess
+from tests.support.music_library import make_audio
+from tests.support.server_process import ServerProcess
 
 DEADLINE = 20.0  # seconds; a watcher that needs longer is broken, not slow
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 import pytest
 
-from tests.music_library.test_catalog_api import get
+from tests.support.music_library import get
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

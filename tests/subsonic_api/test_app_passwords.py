@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from mediahub_subsonic_api.sealing import SealBroken, lookup_hash, open_sealed, seal
-from tests.subsonic_api.conftest import create_app_password, make_account, token_params
+from tests.support.subsonic import create_app_password, make_account, token_params
 
 
 def page(server, bearer: str) -> str:

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import libsonic
 import pytest
 
-from tests.subsonic_api.conftest import token_params
+from tests.support.subsonic import token_params
 from tests.subsonic_api.spec import assert_valid
 
 NS = "{http://subsonic.org/restapi}"

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mediahub_subsonic_api.endpoints import load_all
-from tests.subsonic_api.conftest import make_account, token_params
+from tests.support.subsonic import make_account, token_params
 from tests.subsonic_api.spec import ENDPOINT_SCHEMAS, assert_valid
 
 NS = "{http://subsonic.org/restapi}"

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from mediahub_subsonic_api.endpoints import load_all
-from tests.subsonic_api.conftest import token_params
+from tests.support.subsonic import token_params
 
 HOSTILE = [
     {"id": "\x00"}, {"id": "x" * 5000}, {"id": "al-' OR 1=1 --"}, {"id": "../../etc/passwd"},

@@ -9,7 +9,7 @@ import urllib.request
 import libsonic
 import pytest
 
-from tests.subsonic_api.conftest import make_account, token_params
+from tests.support.subsonic import make_account, token_params
 from tests.subsonic_api.spec import assert_valid
 
 

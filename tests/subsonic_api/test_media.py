@@ -9,7 +9,7 @@ import libsonic
 import pytest
 from PIL import Image
 
-from tests.subsonic_api.conftest import token_params
+from tests.support.subsonic import token_params
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 import libsonic
 import pytest
 
-from tests.party_wsclient import WebSocketClient
-from tests.server_process import ServerProcess
-from tests.subsonic_api.conftest import make_account, make_audio, token_params
+from tests.support.websocket_client import WebSocketClient
+from tests.support.server_process import ServerProcess
+from tests.support.subsonic import make_account, make_audio, token_params
 from tests.subsonic_api.spec import assert_valid
 
 NS = "{http://subsonic.org/restapi}"

@@ -10,7 +10,7 @@ from hashlib import md5
 import libsonic
 import pytest
 
-from tests.subsonic_api.conftest import make_account, token_params
+from tests.support.subsonic import make_account, token_params
 from tests.subsonic_api.spec import assert_valid
 
 NS = "{http://subsonic.org/restapi}"

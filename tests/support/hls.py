@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 from mediahub.media import ffmpeg_path
-
-BOUNDARY = "----hls-test-boundary"
+from mediahub.testing import login
+from tests.support.multipart import multipart
 
 
 def make_tone(path: Path, seconds: float, *, title: str | None = None, artist: str | None = None,
@@ -24,20 +24,11 @@ def make_tone(path: Path, seconds: float, *, title: str | None = None, artist: s
     return path
 
 
-def multipart(fields: dict[str, str], data: bytes, filename: str = "track.mp3") -> tuple[bytes, dict]:
-    body = b""
-    for name, value in fields.items():
-        body += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                 f"{value}\r\n").encode()
-    body += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-             f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
-    body += data + f"\r\n--{BOUNDARY}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-
-
 async def post_presigned(client, url: str, fields: dict, data: bytes):
     """POST a presigned form: to the app for host-relative URLs, over HTTP (S3) otherwise."""
-    body, headers = multipart(fields, data)
+    # The file comes last, as S3 POST forms require.
+    body, headers = multipart([*((name, None, str(value)) for name, value in fields.items()),
+                               ("file", "track.mp3", data)], file_type="application/octet-stream")
     if url.startswith("/"):
         response = await client.post(url, data=body, headers=headers)
         return response.status_code, await response.get_data()
@@ -60,3 +51,34 @@ async def wait_for_status(client, headers, track_id: str, wanted=("completed", "
         if body["status"] in wanted or loop.time() > deadline:
             return body
         await asyncio.sleep(0.1)
+
+
+class Env:
+    def __init__(self, app):
+        self.app = app
+        self.host = app.extensions["mediahub"]
+        self.client = app.test_client()
+
+    async def sign_in(self):
+        self.alice = await login(self.client, "alice")
+        self.bob = await login(self.client, "bob")
+        return self
+
+    async def init(self, headers, size: int, **body) -> dict:
+        response = await self.client.post("/tracks/upload/init", headers=headers, json={
+            "title": "", "artist_name": "", "file_extension": "mp3", "file_size": size, **body})
+        answer = await response.get_json()
+        assert response.status_code == 200, answer
+        return answer
+
+    async def upload(self, init: dict, data: bytes, which: str = "audio"):
+        return await post_presigned(self.client, init[f"{which}_upload_url"],
+                                    init[f"{which}_upload_fields"], data)
+
+    async def complete(self, headers, track_id: str):
+        response = await self.client.post("/tracks/upload/complete", headers=headers,
+                                          json={"track_id": track_id})
+        return response.status_code, await response.get_json()
+
+    async def keys(self) -> list[str]:
+        return sorted([stat.key async for stat in self.host.storage.default.list("")])

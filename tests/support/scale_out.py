@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POSTGRES_ENV, REDIS_ENV, with_database
-from tests.server_process import ServerProcess
+from tests.support.databases import POSTGRES_ENV, REDIS_ENV, with_database
+from tests.support.server_process import ServerProcess
 
 WORKER_READY_LINE = "Starting worker for"  # arq logs this once it listens on its queue
 START_TIMEOUT = 60.0

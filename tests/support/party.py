@@ -42,16 +42,6 @@ def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
     return buffer.getvalue()
 
 
-def multipart(fields: dict[str, tuple[str | None, bytes]], boundary: str = "partyBOUNDARY"):
-    body = b""
-    for name, (filename, data) in fields.items():
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        body += (f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
-                 "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
-    body += f"--{boundary}--\r\n".encode()
-    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
 async def receive(socket, kind: str | None = None, timeout: float = 5.0) -> dict:
     """The next message (of type `kind`, skipping others) from a test WebSocket."""
     async def read():

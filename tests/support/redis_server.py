@@ -54,7 +54,7 @@ async def redis_instances(tmp_path, redis_url, redis_namespace, mediahub_app_fac
     import asyncio
 
     from mediahub.testing import make_settings
-    from tests.server_process import ServerProcess
+    from tests.support.server_process import ServerProcess
 
     data_dir = tmp_path / "data"
     bus = {"backend": "redis", "redis_url": redis_url, "channel_prefix": redis_namespace}

@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 from mediahub.media import ffmpeg_path
-from tests.server_process import ServerProcess, free_port
+from tests.support.multipart import end, form_headers, part_head
+from tests.support.ports import free_port
+from tests.support.server_process import ServerProcess
 
 MiB = 1024 * 1024
 CREDENTIALS = {"username": "alice", "password": "correct horse battery"}
@@ -64,17 +66,14 @@ class SlowUpload:
     """A multipart/form-data POST written by hand to a socket, so the test decides when
     each byte goes out (a client on a slow link, or one the server is killed under)."""
 
-    BOUNDARY = "fault-test-boundary"
-
     def __init__(self, base_url: str, path: str, headers: dict, *, field: str, file_size: int):
         url = urlsplit(base_url)
-        self.head = (f"--{self.BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; "
-                     f"filename=\"big.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\n").encode()
-        self.tail = f"\r\n--{self.BOUNDARY}--\r\n".encode()
+        self.head = part_head(field, "big.mp3", content_type="audio/mpeg")
+        self.tail = b"\r\n" + end()
         self.file_size = file_size
         self.sent = 0
         lines = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}",
-                 f"Content-Type: multipart/form-data; boundary={self.BOUNDARY}",
+                 f"Content-Type: {form_headers()['Content-Type']}",
                  f"Content-Length: {len(self.head) + file_size + len(self.tail)}",
                  *(f"{name}: {value}" for name, value in headers.items()), "", ""]
         self.sock = socket.create_connection((url.hostname, url.port), timeout=WAIT_LIMIT)

