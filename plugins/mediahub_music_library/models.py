@@ -70,6 +70,9 @@ class MusicTrack(Model):
     folder = fields.ForeignKeyField("music_library.MusicFolder", related_name="tracks",
                                     null=True, on_delete=fields.RESTRICT)
     rel_path = fields.TextField(null=True)
+    # A name that is not UTF-8 (b"caf\xe9.mp3") is shown in rel_path with replacement
+    # characters; raw_path keeps its bytes (base64) so the file can still be opened.
+    raw_path = fields.TextField(null=True)
     # sha1 of "<folder id>/<rel_path>": a unique index a long path fits in.
     path_key = fields.CharField(max_length=40, null=True, unique=True)
     # Uploads: whose they are, whether everybody sees them, and where the bytes live.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
 import uuid
@@ -59,7 +60,8 @@ def walk(root: str, counts: ScanCounts):
 
     def report(error: OSError) -> None:
         counts.failed += 1
-        counts.problems.append((os.path.relpath(error.filename or root, root), f"unreadable: {error.strerror}"))
+        counts.problems.append((display(os.path.relpath(error.filename or root, root)),
+                                f"unreadable: {error.strerror}"))
 
     for directory, subdirs, files in os.walk(root, followlinks=True, onerror=report):
         try:
@@ -68,7 +70,7 @@ def walk(root: str, counts: ScanCounts):
             continue
         if (stat.st_dev, stat.st_ino) in visited:
             subdirs[:] = []
-            counts.problems.append((os.path.relpath(directory, root), "symlink loop: skipped"))
+            counts.problems.append((display(os.path.relpath(directory, root)), "symlink loop: skipped"))
             continue
         visited.add((stat.st_dev, stat.st_ino))
         subdirs.sort()
@@ -81,12 +83,33 @@ def walk(root: str, counts: ScanCounts):
                 yield rel, full, os.stat(full)
             except OSError as exc:
                 counts.failed += 1
-                counts.problems.append((rel, f"unreadable: {exc.strerror}"))
+                counts.problems.append((display(rel), f"unreadable: {exc.strerror}"))
 
 
 def display(rel_path: str) -> str:
     """A path as text even when its bytes are not UTF-8 (shown with replacement characters)."""
     return rel_path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def raw_path(rel_path: str) -> str | None:
+    """The bytes of a path that is not UTF-8, base64 (for music_tracks.raw_path); else None.
+
+    os.walk gives such names as str with surrogate escapes, which neither database can
+    store; their bytes are what opening the file again needs.
+    """
+    try:
+        rel_path.encode("utf-8")
+    except UnicodeEncodeError:
+        return base64.b64encode(rel_path.encode("utf-8", "surrogateescape")).decode("ascii")
+    return None
+
+
+def stored_path(rel_path: str | None, raw: str | None) -> str | None:
+    """The relative path to open: raw_path's bytes back as the str os.walk gave (surrogate
+    escapes), else rel_path."""
+    if raw:
+        return base64.b64decode(raw).decode("utf-8", "surrogateescape")
+    return rel_path
 
 
 async def scan_folders(config, progress=None, only: set[str] | None = None) -> ScanCounts:
@@ -183,7 +206,8 @@ class FolderScan:
         values = await row_values(tags, rel, self.rows)
         cover_id = await self.covers.cover_for(self.folder.id, self.folder.path, full, rel,
                                                tags.picture)
-        values.update(folder_id=self.folder.id, rel_path=display(rel), path_key=key, present=True,
+        values.update(folder_id=self.folder.id, rel_path=display(rel), raw_path=raw_path(rel),
+                      path_key=key, present=True,
                       size=stat.st_size, mtime=stat.st_mtime, fingerprint=print_, cover_id=cover_id)
         await give_cover(values, cover_id, self.rows)
         if track is None:

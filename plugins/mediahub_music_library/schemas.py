@@ -94,10 +94,16 @@ class ScanCounts(BaseModel):
     failed: int = 0
 
 
+class ScanProblem(BaseModel):
+    path: str
+    reason: str
+
+
 class LastScan(ScanCounts):
     model_config = ConfigDict(extra="allow")  # counts of older releases may lack a key
     reason: Optional[str] = None
     seconds: Optional[float] = None
+    problems: Optional[list[ScanProblem]] = None  # the first 50 files skipped, and why
     startedAt: Optional[str]
     finishedAt: Optional[str]
     error: Optional[str]

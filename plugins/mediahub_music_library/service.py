@@ -23,6 +23,7 @@ from mediahub_music_library.models import MusicScanState
 log = logging.getLogger("mediahub.music_library")
 
 LEASE_SECONDS = 300
+MAX_PROBLEMS = 50  # skipped files the last scan's record keeps (music_scan_issues keeps all)
 WATCH_DEBOUNCE_MS = 400  # changes closer together than this become one rescan
 
 
@@ -41,6 +42,7 @@ class LibraryService:
         self.scanning = False
         self.watching = False
         self.progress: dict = {}
+        self.error: str | None = None  # why the last scan() failed
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def start(self) -> None:
@@ -69,11 +71,19 @@ class LibraryService:
         """Start a scan in the background (the admin's `POST /api/music/scan`)."""
         self.tasks.append(asyncio.create_task(self.scan(reason)))
 
-    async def scan(self, reason: str, only: set[str] | None = None):
-        """Scan (some of) the folders now; None if another instance holds the scan lease."""
+    async def scan(self, reason: str, only: set[str] | None = None, progress=None):
+        """Scan (some of) the folders now and record it for the status (`lastScan`, `mediahub
+        library status`); None if another instance holds the scan lease or the scan failed
+        (`self.error` says which). `progress(counts)` is called besides the status's own."""
         from mediahub_music_library.scanner import scan_folders
 
+        def note(counts) -> None:
+            self.note_progress(counts)
+            if progress:
+                progress(counts)
+
         async with self.lock:
+            self.error = None
             if not await self.take_lease():
                 log.info("music scan skipped: another instance is scanning")
                 return None
@@ -82,10 +92,10 @@ class LibraryService:
             await MusicScanState.filter(name="scan").update(started_at=now_utc(), error=None)
             counts, error = None, None
             try:
-                counts = await scan_folders(self.config, self.note_progress, only=only)
+                counts = await scan_folders(self.config, note, only=only)
             except Exception as exc:  # a scan failing must not stop the watcher or the server
                 log.exception("music scan failed")
-                error = f"{type(exc).__name__}: {exc}"
+                error = self.error = f"{type(exc).__name__}: {exc}"
             finally:
                 self.scanning = False
                 summary = self.progress if counts is None else {
@@ -93,6 +103,9 @@ class LibraryService:
                     "moved": counts.moved, "removed": counts.removed, "failed": counts.failed}
                 summary = {**summary, "reason": reason,
                            "seconds": round(time.monotonic() - started, 3)}
+                if counts is not None:  # what was skipped and why, for the status (capped)
+                    summary["problems"] = [{"path": path, "reason": why}
+                                           for path, why in counts.problems[:MAX_PROBLEMS]]
                 await MusicScanState.filter(name="scan").update(
                     finished_at=now_utc(), counts=summary, error=error, lease_until=0)
             return counts

@@ -23,6 +23,7 @@ from quart import Response
 from mediahub import (BadRequest, MediaObject, NotFound, ObjectStat, current_host, decode_slot,
                       ffmpeg_path, media_response)
 from mediahub_music_library.models import MusicFolder, MusicTrack
+from mediahub_music_library.scanner import stored_path
 
 READ_CHUNK = 256 * 1024
 PIPE_CHUNK = 64 * 1024
@@ -125,10 +126,11 @@ async def original_of(track: MusicTrack):
     if track.folder_id is not None:
         folder = await MusicFolder.get_or_none(id=track.folder_id)
         files = FolderFiles(folder.path) if folder else None
-        path = files.path(track.rel_path or "") if files else None
+        key = stored_path(track.rel_path, track.raw_path) or ""  # not-UTF-8 names: their bytes
+        path = files.path(key) if files else None
         if path is None or not os.path.isfile(path):
             raise NotFound("the track's file is gone")
-        media = MediaObject(backend="music-library", key=track.rel_path, state="stored",
+        media = MediaObject(backend="music-library", key=key, state="stored",
                             content_type=track.content_type, size=track.size)
         return path, media, files
     # An upload: the ledger row is the uploading plugin's; rel_path is the audio's key in it.
