@@ -1,4 +1,5 @@
-"""The seed's temp-upload API (upload, delete one, delete a session) and a small upload page."""
+"""The seed's temp-upload API (upload, delete one, delete a session) and the page that shares a
+song with one of the person's parties."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from mediahub import (NO_NUL, BadRequest, Forbidden, NotFound, StorageUnavailabl
 from mediahub_cloudinary_temp import store
 from mediahub_cloudinary_temp.cloudinary_backend import upload_tags
 from mediahub_cloudinary_temp.models import TempUpload
+from mediahub_cloudinary_temp.party_choice import MAX_ASKED, choices
 
 blueprint = Blueprint("cloudinary_temp", __name__, template_folder="templates",
                       static_folder="static", static_url_path="/temp-upload/static")
@@ -165,5 +167,9 @@ async def delete_session(session_id: str):
 @html_page
 @require_user
 async def upload_page():
+    """Share a song with one of your parties (picked from your list, or by its code or link)."""
     config = store.settings(current_host())
-    return await render_template("temp_upload/page.html", ttl_hours=round(config.ttl / 3600, 2))
+    asked = request.args.get("party", "")
+    offer = await choices(await current_user(), asked, request.remote_addr)
+    return await render_template("temp_upload/page.html", ttl_hours=round(config.ttl / 3600, 2),
+                                 asked=asked[:MAX_ASKED], **offer)

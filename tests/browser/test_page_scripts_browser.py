@@ -27,9 +27,16 @@ def test_session_upload_page_shows_progress_errors_and_the_upload(page, live_ser
     page.goto(live_server + "/")
     page.get_by_role("button", name="Continue as guest").click()
     page.wait_for_url(live_server + "/")
+    # The guest's own party: the page offers it by name and code (nobody types an id).
+    party = page.evaluate("""() => mediahub.fetch('/api/parties', {method: 'POST',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name: 'Upload party'})})
+        .then(r => r.json())""")
     page.goto(live_server + "/temp-upload")
     assert page.evaluate("typeof window.mediahub.upload") == "function"
-    page.get_by_label("Session id").fill("browser-session")
+    assert page.get_by_label("Session id").count() == 0
+    chosen = page.get_by_label("Party", exact=True)
+    assert chosen.input_value() == party["sessionId"]
+    assert party["code"] in chosen.locator("option:checked").inner_text()
 
     # A file that is not audio: the server's JSON error message reaches the page.
     page.get_by_label("Audio file").set_input_files(str(fake))
@@ -56,8 +63,8 @@ def test_session_upload_page_shows_progress_errors_and_the_upload(page, live_ser
     assert page.locator("#temp-upload-progress").evaluate("bar => bar.value") == 100
     assert page.locator("#temp-upload-player").get_attribute("src") == body["url"]
     statuses = page.evaluate("() => window.__status")
-    assert any(s.startswith("Uploading song for session… ") for s in statuses), statuses
-    assert statuses[-1] == "Uploaded: streaming from the session"
+    assert any(s.startswith("Uploading song for the party… ") for s in statuses), statuses
+    assert statuses[-1] == "Uploaded: the party can play it now"
 
     page.get_by_role("button", name="Delete now").click()
     page.locator("#temp-upload-result").wait_for(state="hidden")

@@ -1,4 +1,5 @@
-// The session upload page: upload with progress (mediahub.upload), then play and delete.
+// The page that shares a song with one of your parties (the party is picked from a list, never
+// typed as an id): upload with progress (mediahub.upload), then play and delete.
 (function () {
   "use strict";
   var form = document.getElementById("temp-upload-form");
@@ -29,11 +30,11 @@
     window.mediahub.upload("/api/temp-upload/upload-temp", data, {
       progress: progress,
       onProgress: function (percent) {
-        statusText.textContent = "Uploading song for session… " + percent + "%";
+        statusText.textContent = "Uploading song for the party… " + percent + "%";
       }
     }).then(function (uploaded) {
       current = uploaded;
-      statusText.textContent = "Uploaded: streaming from the session";
+      statusText.textContent = "Uploaded: the party can play it now";
       player.src = current.url;
       publicIdText.textContent = current.publicId;
       expiresText.textContent = new Date(current.expiresAt).toLocaleString();
