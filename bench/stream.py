@@ -17,7 +17,8 @@ Installs nginx and wrk with apt-get if they are missing. Starts, on free loopbac
 Each round drives every server in turn with wrk (interleaved: other load on the machine
 then penalises all alike); the best round of each counts, and the spread of the per-round
 ratios is printed. Prints the machine's cores and load, both ratios and whether the
-targets are met (exit status 1 if not). Not a test: numbers vary by machine and load.
+targets are met (exit status 1 if not), and the CPU each request cost the bare app and
+mediahub (less moved by the load than MB/s). Not a test: numbers vary by machine and load.
 
 `mediahub serve` is one process, so nginx runs one worker by default (per-process
 comparison); pass --nginx-workers 0 for nginx's `auto`.
@@ -278,6 +279,7 @@ def main() -> int:
                     if errors:
                         raise RuntimeError(f"{name} answered non-2xx responses")
 
+            single = {"bare": processes[1], "mediahub": processes[2]}
             print(machine_line())
             print(f"file: {FILE_SIZE // MiB} MiB, {args.repeat} rounds x {args.seconds} s per "
                   f"server (best round counts), nginx workers: {args.nginx_workers or 'auto'}, "
@@ -290,12 +292,20 @@ def main() -> int:
                 measured = {name: 0.0 for name in targets}
                 rounds: list[float] = []
                 split = [0.0, 0.0]
+                # CPU seconds and requests of the bare app and mediahub: CPU per request is
+                # what each one's code costs, much less moved by the machine's load.
+                cost = {"bare": [0.0, 0], "mediahub": [0.0, 0]}
                 for _ in range(args.repeat):
                     this_round = {}
                     for name, (base, path) in targets.items():
                         before = [cpu_seconds(process.pid) for process in pair] if name == "2 procs" else []
-                        megabytes, _, errors = run_wrk(base, path, chunk, connections,
-                                                       args.seconds, work)
+                        own = single.get(name)
+                        own_before = cpu_seconds(own.pid) if own else 0.0
+                        megabytes, per_second, errors = run_wrk(base, path, chunk, connections,
+                                                                args.seconds, work)
+                        if own:
+                            cost[name][0] += cpu_seconds(own.pid) - own_before
+                            cost[name][1] += int(per_second * args.seconds)
                         if before:
                             split = [a + cpu_seconds(process.pid) - b
                                      for a, b, process in zip(split, before, pair)]
@@ -317,6 +327,11 @@ def main() -> int:
                              f"   {measured['2 procs']:>5.0f} {measured['2 procs'] / measured['bare']:>5.2f}x"
                              f"  {share:.0%}/{1 - share:.0%}")
                 print(line, flush=True)
+                per_request = {name: seconds / max(count, 1) * 1e6
+                               for name, (seconds, count) in cost.items()}
+                print(f"{'':<26}CPU per request: bare {per_request['bare']:.0f} us, mediahub "
+                      f"{per_request['mediahub']:.0f} us "
+                      f"({per_request['bare'] / max(per_request['mediahub'], 1e-9):.2f}x)", flush=True)
             print("(MB/s; /bare and /nginx: mediahub's best round over theirs; spread: the "
                   "per-round mediahub/bare ratios)")
             print(verdict(checks))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import functools
 import hmac
 import logging
 import os
@@ -55,7 +55,9 @@ MEDIA_PREFIX = "/media/"
 def media_signature(secret: bytes, backend: str, key: str, expires: int) -> str:
     # Keys and backend names never contain a newline, so the message is unambiguous.
     message = f"{backend}\n{key}\n{expires}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    # hmac.digest is OpenSSL's one-shot HMAC: 1-2 us, against ~8 us for hmac.new(...)
+    # (two hash objects made in Python), once per /media/ request.
+    return hmac.digest(secret, message, "sha256").hex()
 
 
 def signed_media_url(secret: bytes, backend: str, key: str, expires: int) -> str:
@@ -243,7 +245,13 @@ async def send_json_error(send, status: int, code: str, message: str,
 
 
 def _encode(headers) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    return [(_header_name(name), value.encode("latin-1")) for name, value in headers]
+
+
+@functools.lru_cache(maxsize=256)
+def _header_name(name: str) -> bytes:
+    """A header name as ASGI wants it (lowercase bytes); the few names there are, made once."""
+    return name.lower().encode("latin-1")
 
 
 async def send_accel_redirect(send, plan: ResponsePlan, location: str) -> None:
