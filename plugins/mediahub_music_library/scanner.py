@@ -128,6 +128,34 @@ async def scan_folders(config, progress=None, only: set[str] | None = None) -> S
     return counts
 
 
+@dataclass
+class Known:
+    """What a rescan needs of an indexed track (not whole rows: 10,000 of those cost seconds)."""
+
+    id: str
+    size: int
+    mtime: float
+    fingerprint: str
+
+
+def read_batch(batch, artist_separators, genre_separators) -> list:
+    """(tags, fingerprint) or the exception, per (rel, full, stat) of `batch` (blocking).
+
+    One worker-thread call per batch, not two per file: each hand-off between the event
+    loop and a thread costs a GIL switch, and a full scan was spending most of its time there.
+    """
+    results = []
+    for _, full, stat in batch:
+        try:
+            if stat.st_size == 0:
+                raise Unreadable("empty file")
+            results.append((read_tags(full, artist_separators, genre_separators),
+                            fingerprint(full, stat.st_size)))
+        except (Unreadable, OSError) as exc:
+            results.append(exc)
+    return results
+
+
 class FolderScan:
     """One pass over one folder."""
 
@@ -136,10 +164,15 @@ class FolderScan:
         self.covers = covers
         self.moved: set[str] = set()  # ids of known tracks found under a new path
         self.rows: dict = {}  # artists and albums met in this pass, by key
+        self.issues: dict = {}  # path_key -> MusicScanIssue of this folder
+        self.new_tracks: list[MusicTrack] = []  # made in this batch, inserted at its end
+        self.new_links: list = []
 
     async def run(self) -> None:
-        known = {t.path_key: t for t in await MusicTrack.filter(folder_id=self.folder.id, present=True)}
-        issues = {i.path_key: i for i in await MusicScanIssue.filter(folder_id=self.folder.id)}
+        rows = await MusicTrack.filter(folder_id=self.folder.id, present=True).values_list(
+            "path_key", "id", "size", "mtime", "fingerprint")
+        known = {key: Known(track_id, size, mtime, print_) for key, track_id, size, mtime, print_ in rows}
+        issues = self.issues = {i.path_key: i for i in await MusicScanIssue.filter(folder_id=self.folder.id)}
         seen_keys: set[str] = set()
         fresh: list[tuple[str, str, os.stat_result]] = []
         if not os.path.isdir(self.folder.path):
@@ -157,43 +190,45 @@ class FolderScan:
                 self.counts.failed += 1
                 continue
             fresh.append((rel, full, stat))
-            if self.progress:
-                self.progress(self.counts)
+        if self.progress:
+            self.progress(self.counts)
         gone = {key: track for key, track in known.items() if key not in seen_keys}
         by_fingerprint = {track.fingerprint: track for track in gone.values()}
         from tortoise.transactions import in_transaction
 
-        # One transaction per batch: a commit per file would make SQLite sync ~10x more often.
         for start in range(0, len(fresh), BATCH):
+            batch = fresh[start:start + BATCH]
+            read = await asyncio.to_thread(read_batch, batch, self.config.artist_separators,
+                                           self.config.genre_separators)
+            # One transaction per batch: a commit per file would make SQLite sync ~10x more often.
             async with in_transaction():
-                for rel, full, stat in fresh[start:start + BATCH]:
+                for (rel, full, stat), outcome in zip(batch, read):
                     await self.index(rel, full, stat, known.get(path_key(self.folder.id, rel)),
-                                     by_fingerprint)
+                                     by_fingerprint, outcome)
+                await self.insert_new()
             if self.progress:
                 self.progress(self.counts)
         for track in gone.values():
             if track.id not in self.moved:
                 await MusicTrack.filter(id=track.id).update(present=False, path_key=None)
                 self.counts.removed += 1
-        await MusicScanIssue.filter(folder_id=self.folder.id).exclude(path_key__in=list(seen_keys)).delete()
+        stale = [key for key in issues if key not in seen_keys]
+        if stale:
+            await MusicScanIssue.filter(path_key__in=stale).delete()
 
-    async def index(self, rel, full, stat, existing, by_fingerprint) -> None:
+    async def index(self, rel, full, stat, existing, by_fingerprint, outcome) -> None:
         key = path_key(self.folder.id, rel)
-        try:
-            if stat.st_size == 0:
-                raise Unreadable("empty file")
-            tags = await asyncio.to_thread(read_tags, full, self.config.artist_separators,
-                                           self.config.genre_separators)
-            print_ = await asyncio.to_thread(fingerprint, full, stat.st_size)
-        except (Unreadable, OSError) as exc:
+        if isinstance(outcome, Exception):
             self.counts.failed += 1
-            self.counts.problems.append((display(rel), str(exc)))
+            self.counts.problems.append((display(rel), str(outcome)))
             await MusicScanIssue.update_or_create(
                 path_key=key, defaults={"folder_id": self.folder.id, "rel_path": display(rel),
                                         "size": stat.st_size, "mtime": stat.st_mtime,
-                                        "reason": str(exc)[:2000]})
+                                        "reason": str(outcome)[:2000]})
             return
-        await MusicScanIssue.filter(path_key=key).delete()
+        tags, print_ = outcome
+        if key in self.issues:  # it was skipped before, it reads now
+            await MusicScanIssue.filter(path_key=key).delete()
         track = existing
         if track is None and print_ in by_fingerprint:
             track = by_fingerprint.pop(print_)  # moved or renamed: same id
@@ -210,11 +245,25 @@ class FolderScan:
                       path_key=key, present=True,
                       size=stat.st_size, mtime=stat.st_mtime, fingerprint=print_, cover_id=cover_id)
         await give_cover(values, cover_id, self.rows)
-        if track is None:
-            track = await MusicTrack.create(id=new_id("tr"), **values)
-        else:
-            await MusicTrack.filter(id=track.id).update(**values)
+        if track is None:  # new: inserted with the rest of its batch
+            track_id = new_id("tr")
+            self.new_tracks.append(MusicTrack(id=track_id, **values))
+            self.new_links += link_rows(track_id, values["artists"], values["genres"])
+            return
+        await MusicTrack.filter(id=track.id).update(**values)
         await link_artists_and_genres(track.id, values["artists"], values["genres"])
+
+    async def insert_new(self) -> None:
+        """The batch's new tracks, their artist and genre rows: three INSERTs, not three per file."""
+        if self.new_tracks:
+            await MusicTrack.bulk_create(self.new_tracks)
+        artists = [row for row in self.new_links if isinstance(row, MusicTrackArtist)]
+        genres = [row for row in self.new_links if isinstance(row, MusicTrackGenre)]
+        if artists:
+            await MusicTrackArtist.bulk_create(artists)
+        if genres:
+            await MusicTrackGenre.bulk_create(genres)
+        self.new_tracks, self.new_links = [], []
 
 
 async def artist_for(name: str, mbid: str | None = None, cache: dict | None = None) -> MusicArtist:
@@ -277,11 +326,21 @@ async def give_cover(values: dict, cover_id: str | None, cache: dict) -> None:
     await MusicArtist.filter(id=album.artist_id, cover_id=None).update(cover_id=cover_id)
 
 
+def link_rows(track_id: str, artists: list, genres: list[str]) -> list:
+    """The music_track_artists and music_track_genres rows of one track."""
+    return ([MusicTrackArtist(track_id=track_id, artist_id=artist_id, position=i)
+             for i, (artist_id, _) in enumerate(artists)]
+            + [MusicTrackGenre(track_id=track_id, genre=genre[:200]) for genre in genres])
+
+
 async def link_artists_and_genres(track_id: str, artists: list, genres: list[str]) -> None:
+    """Replace a changed track's artist and genre rows."""
     await MusicTrackArtist.filter(track_id=track_id).delete()
     await MusicTrackGenre.filter(track_id=track_id).delete()
-    await MusicTrackArtist.bulk_create([MusicTrackArtist(track_id=track_id, artist_id=artist_id,
-                                                         position=i)
-                                        for i, (artist_id, _) in enumerate(artists)])
-    await MusicTrackGenre.bulk_create([MusicTrackGenre(track_id=track_id, genre=genre[:200])
-                                       for genre in genres])
+    rows = link_rows(track_id, artists, genres)
+    artist_rows = [row for row in rows if isinstance(row, MusicTrackArtist)]
+    genre_rows = [row for row in rows if isinstance(row, MusicTrackGenre)]
+    if artist_rows:
+        await MusicTrackArtist.bulk_create(artist_rows)
+    if genre_rows:
+        await MusicTrackGenre.bulk_create(genre_rows)
