@@ -119,13 +119,13 @@ async def test_a_boundary_passed_while_nobody_was_connected_is_taken_by_the_next
         await send(host, t="HOST_PLAY", version=queued["version"])
         play = await until(host, "PLAY")
     # Everyone left before the boundary: no room, no timer. The joiner's snapshot settles it.
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.8)  # the boundary is ~0.4 s after PLAY (lead 0.1 s + 0.3 s of track)
     assert '"trackId": "%s"' % first in (await Party.get(code=party["code"])).state
     async with socket(party, "bob") as bob:
         snapshot = await receive(bob, "SNAPSHOT")
         assert snapshot["trackId"] == second and snapshot["serverTimestamp"] == play["endsAt"]
         assert snapshot["version"] == play["version"] + 1 and track_ids(snapshot) == [third]
-        assert position(snapshot, snapshot["serverNow"]) >= 0.25
+        assert position(snapshot, snapshot["serverNow"]) > 0.1  # into the second track
     changed = recorder.named("track_changed")[-1]
     assert changed["previous"]["trackId"] == first and changed["current"]["trackId"] == second
 
