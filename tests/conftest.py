@@ -6,10 +6,8 @@ server start once per run, not once per test module that imports it.
 
 pytest_plugins = [
     "tests.support.audio",
-    "tests.support.cloudinary_temp",
     "tests.support.databases",
     "tests.support.redis_server",
-    "tests.support.renders",
     "tests.support.s3_server",
     "tests.support.scale_out",
 ]

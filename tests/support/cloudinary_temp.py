@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.plugins.upload_probe import ffmpeg_exe
 from tests.support.multipart import multipart
 
@@ -22,12 +20,6 @@ def tone(directory: Path, frequency: int, seconds: int = 1) -> bytes:
                         "-i", f"sine=frequency={frequency}:duration={seconds}",
                         "-c:a", "libmp3lame", "-b:a", "128k", str(path)], check=True)
     return path.read_bytes()
-
-
-@pytest.fixture(scope="session")
-def songs(tmp_path_factory) -> dict[str, bytes]:
-    directory = tmp_path_factory.getbasetemp() / "temp_upload_songs"
-    return {"a": tone(directory, 440), "b": tone(directory, 660), "c": tone(directory, 880)}
 
 
 def form(fields: dict[str, str], audio: bytes | None, *, file_first: bool = True) -> tuple[bytes, dict]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from mediahub.models import MediaObject
 from mediahub.scheduler import run_sweep
 from mediahub.testing import login
@@ -75,14 +73,3 @@ def app_overrides(kind: str, tmp_path: Path, s3_table: dict | None) -> tuple[dic
             "storage": {"default": kind, kind: table}}, table
 
 
-@pytest.fixture(params=["local", "s3"])
-async def env(request, mediahub_app_factory, tmp_path):
-    s3_table = request.getfixturevalue("s3_settings") if request.param == "s3" else None
-    overrides, table = app_overrides(request.param, tmp_path, s3_table)
-    return await Env(await mediahub_app_factory(overrides=overrides), request.param, table).sign_in()
-
-
-@pytest.fixture
-async def local(mediahub_app_factory, tmp_path):
-    overrides, table = app_overrides("local", tmp_path, None)
-    return await Env(await mediahub_app_factory(overrides=overrides), "local", table).sign_in()

@@ -11,7 +11,7 @@ from mediahub import first_result
 from mediahub.models import User
 from mediahub.testing import login
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLUGINS_DOC = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
 SYNC_DOC = (ROOT / "docs" / "library-sync.md").read_text(encoding="utf-8")
 QUEUE_KEYS = {"items", "current", "positionSec", "updatedAt", "device"}
