@@ -10,7 +10,7 @@ import pytest_asyncio
 
 from mediahub import hookimpl
 from mediahub.testing import login, make_settings, running_app
-from tests.support.music_library import SONGS, library_config, make_audio, make_image, scan_now
+from tests.support.music_library import SONGS, library_config, make_audio, make_image, make_song, scan_now
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +70,20 @@ async def music(collection, tmp_path_factory):
         client = app.test_client()
         yield Music(app, client, await login(client, "alice"), await login(client, "bob"), spy,
                     ingested)
+
+
+@pytest.fixture
+def library(tmp_path):
+    """For the CLI tests: a folder of their own (two songs, a broken file, an empty one, a symlink
+    loop), its config file and where its database will be."""
+    music = tmp_path / "music"
+    make_song(music / "Sigur Rós" / "Takk" / "01.mp3", "Glósóli", "Sigur Rós", "Takk", 1)
+    make_song(music / "Sigur Rós" / "Takk" / "02.mp3", "Hoppípolla", "Sigur Rós", "Takk", 2)
+    (music / "broken.flac").write_bytes(b"fLaC not really")
+    (music / "empty.mp3").write_bytes(b"")
+    (music / "cover.txt").write_text("not audio, not looked at")
+    (music / "loop").symlink_to(music)
+    config = tmp_path / "mediahub.toml"
+    config.write_text(f'[server]\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'[plugins.music_library]\nfolders = ["{music}"]\n')
+    return music, config, tmp_path / "data" / "mediahub.sqlite3"

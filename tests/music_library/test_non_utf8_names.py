@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 
 from mediahub.testing import login
-from tests.music_library.conftest import make_audio, scan_now
-from tests.music_library.test_catalog_api import get
+from tests.support.music_library import get, make_audio, scan_now
 
 
 async def test_a_latin1_file_name_scans_and_streams_with_range(mediahub_app_factory, tmp_path):

@@ -4,43 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
 
-import pytest
-from click.testing import CliRunner
-
-from mediahub import ffmpeg_path
-from mediahub.cli import main
-
-
-def make_song(path, title, artist, album, track):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i",
-                    f"sine=frequency={300 + 50 * track}:duration=1", "-c:a", "libmp3lame",
-                    "-metadata", f"title={title}", "-metadata", f"artist={artist}",
-                    "-metadata", f"album={album}", "-metadata", f"track={track}/2", str(path)],
-                   check=True)
-
-
-@pytest.fixture
-def library(tmp_path):
-    music = tmp_path / "music"
-    make_song(music / "Sigur Rós" / "Takk" / "01.mp3", "Glósóli", "Sigur Rós", "Takk", 1)
-    make_song(music / "Sigur Rós" / "Takk" / "02.mp3", "Hoppípolla", "Sigur Rós", "Takk", 2)
-    (music / "broken.flac").write_bytes(b"fLaC not really")
-    (music / "empty.mp3").write_bytes(b"")
-    (music / "cover.txt").write_text("not audio, not looked at")
-    (music / "loop").symlink_to(music)
-    config = tmp_path / "mediahub.toml"
-    config.write_text(f'[server]\ndata_dir = "{tmp_path / "data"}"\n'
-                      f'[plugins.music_library]\nfolders = ["{music}"]\n')
-    return music, config, tmp_path / "data" / "mediahub.sqlite3"
-
-
-def run(config, *args):
-    result = CliRunner().invoke(main, ["-c", str(config), "library", *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.support.music_library import run
 
 
 def tracks(database):

@@ -10,10 +10,10 @@ import time
 from click.testing import CliRunner
 
 from mediahub.cli import main
-from tests.music_library.test_scan_cli import library, run  # noqa: F401 (the fixture)
+from tests.support.music_library import run
 
 
-def test_status_says_what_is_indexed_and_what_the_last_scan_did(library):  # noqa: F811
+def test_status_says_what_is_indexed_and_what_the_last_scan_did(library):
     music, config, database = library
     before = run(config, "status")
     assert "total: 0 tracks, 0 albums, 0 artists" in before and "last scan: never" in before
@@ -35,7 +35,7 @@ def test_status_says_what_is_indexed_and_what_the_last_scan_did(library):  # noq
     assert "  3 seen, 0 added, 0 changed, 0 moved, 1 removed, 2 failed" in run(config, "status")
 
 
-def test_a_failed_scan_and_a_scan_held_elsewhere_are_shown(library, monkeypatch):  # noqa: F811
+def test_a_failed_scan_and_a_scan_held_elsewhere_are_shown(library, monkeypatch):
     from mediahub_music_library import scanner
 
     music, config, database = library

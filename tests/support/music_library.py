@@ -1,11 +1,14 @@
 """Shared pieces of the music-library tests: tagged tones made by ffmpeg, the plugin's config, a scan,
-the JSON reader and the browsing check run on both databases."""
+the `mediahub library` CLI, the JSON reader and the browsing check run on both databases."""
 
 from __future__ import annotations
 
 import subprocess
 
+from click.testing import CliRunner
+
 from mediahub import current_host, ffmpeg_path
+from mediahub.cli import main
 
 CODECS = {".mp3": ["-c:a", "libmp3lame", "-id3v2_version", "3"], ".flac": ["-c:a", "flac"],
           ".ogg": ["-c:a", "libvorbis"], ".m4a": ["-c:a", "aac"], ".opus": ["-c:a", "libopus"]}
@@ -154,3 +157,18 @@ async def check_browsing(client, alice, bob):
     genre = await get(client, "/api/music/genres/R%26B/tracks?size=1&offset=1", alice)
     assert names(genre["tracks"], "title") == ["Hold Up"]
     assert len((await get(client, "/api/music/random?size=3", alice))["tracks"]) == 3
+
+
+def make_song(path, title, artist, album, track):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i",
+                    f"sine=frequency={300 + 50 * track}:duration=1", "-c:a", "libmp3lame",
+                    "-metadata", f"title={title}", "-metadata", f"artist={artist}",
+                    "-metadata", f"album={album}", "-metadata", f"track={track}/2", str(path)],
+                   check=True)
+
+
+def run(config, *args):
+    result = CliRunner().invoke(main, ["-c", str(config), "library", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
