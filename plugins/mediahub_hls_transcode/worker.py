@@ -21,8 +21,11 @@ log = logging.getLogger("mediahub.hls_transcode")
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/iso.segment"
 INIT_TYPE = "video/mp4"
-# New segments are looked for at most this often while ffmpeg runs.
-PUBLISH_INTERVAL = 0.5
+# New segments are looked for this often while ffmpeg runs until the track is playable
+# (the master playlist is out), then at PUBLISH_INTERVAL: every look that finds some
+# rewrites each rendition's playlist, and that work shares the cores with ffmpeg.
+FIRST_PUBLISH_INTERVAL = 0.5
+PUBLISH_INTERVAL = 2.0
 DOWNLOAD_CHUNK = 1024 * 1024
 
 
@@ -81,7 +84,8 @@ class Transcode:
             async def on_progress(percent: float) -> None:
                 nonlocal last_publish
                 await self.ctx.set_progress(min(percent, 99.0))
-                if time.monotonic() - last_publish >= PUBLISH_INTERVAL:
+                interval = PUBLISH_INTERVAL if publisher.master_stored else FIRST_PUBLISH_INTERVAL
+                if time.monotonic() - last_publish >= interval:
                     last_publish = time.monotonic()
                     await publisher.publish()
 
