@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.faults import (MiB, SlowUpload, bucket_keys, files_under, ledger_rows,
                                  make_tone, s3_client, s3_config, sign_in, unfinished_uploads)
+from tests.support.multipart import form_headers, part_head
 from tests.support.server_process import ServerProcess
 
 GRACE = 2.0      # [server] body_grace of the test server
@@ -167,10 +168,9 @@ def test_a_chunked_body_without_a_length_keeps_the_pace_too(server):
     (only HTTP/1 requests with neither header are known to have no body)."""
     headers = sign_in(server.url)
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-    head = (f"--{SlowUpload.BOUNDARY}\r\nContent-Disposition: form-data; name=\"audio\"; "
-            f"filename=\"a.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\n").encode()
+    head = part_head("audio", "a.mp3", content_type="audio/mpeg")
     sock.sendall(b"POST /api/upload-track HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                 + f"Content-Type: multipart/form-data; boundary={SlowUpload.BOUNDARY}\r\n".encode()
+                 + f"Content-Type: {form_headers()['Content-Type']}\r\n".encode()
                  + f"Authorization: {headers['Authorization']}\r\n\r\n".encode()
                  + f"{len(head):x}\r\n".encode() + head + b"\r\n")
     started = time.monotonic()
