@@ -48,7 +48,8 @@ def matches(table: str, alias: str, query: str) -> tuple[str, list]:
     if not words:
         return "1 = 1", []
     if is_postgres():
-        return (f"to_tsvector('simple', {alias}.search_text) @@ to_tsquery('simple', ?)",
+        # search_vector: to_tsvector(search_text), stored (migration 0005_search_vectors)
+        return (f"{alias}.search_vector @@ to_tsquery('simple', ?)",
                 [" & ".join(f"{word}:*" for word in words)])
     return (f"{alias}.rowid IN (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ?)",
             [" ".join(f'"{word}"*' for word in words)])

@@ -42,3 +42,27 @@ async def test_albums_are_found_by_their_album_artist_through_an_index(mediahub_
                 "EXPLAIN SELECT id FROM music_albums WHERE artist_id = 'ar-1'")
         assert any("artist" in row["QUERY PLAN"] and "Index" in row["QUERY PLAN"] for row in plan), plan
     assert [a.id for a in await MusicAlbum.filter(artist_id="ar-1")] == ["al-1"]
+
+
+async def test_postgres_search_uses_a_stored_vector_that_follows_the_text(mediahub_app_factory,
+                                                                         postgres_url):
+    from tortoise import Tortoise
+
+    from mediahub_music_library.models import MusicArtist
+
+    await mediahub_app_factory(overrides={"database": {"url": postgres_url}})
+    connection = Tortoise.get_connection("default")
+    indexes = await connection.execute_query_dict(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'music_tracks'")
+    assert "music_tracks_search_vector" in {row["indexname"] for row in indexes}
+    await MusicArtist.create(id="ar-1", key="sigur ros", name="Sigur Rós", sort_name="sigur ros",
+                             search_text="sigur ros")
+
+    async def hits(words):
+        rows = await connection.execute_query_dict(
+            "SELECT id FROM music_artists WHERE search_vector @@ to_tsquery('simple', $1)", [words])
+        return [row["id"] for row in rows]
+
+    assert await hits("sigur:* & ro:*") == ["ar-1"]
+    await MusicArtist.filter(id="ar-1").update(search_text="jonsi")
+    assert await hits("sigur:*") == [] and await hits("jon:*") == ["ar-1"]
