@@ -1,6 +1,6 @@
 """Hostile-input catalogue, issue 13 items 6 and 8: trickled bodies and party tracks fetched by strangers.
 
-Part of the catalogue of tests/test_hostile_input.py (same rules: each case is one
+Part of the catalogue of tests/hostile_input/ (same rules: each case is one
 parametrized test whose id says what is tried, and asserts the exact refusal and that
 nothing was stored). One app of its own, with a small body pace ([server] body_grace 0.3 s,
 body_min_rate 1 KiB/s, body_deadline 2 s) so a trickle is refused in well under a second;

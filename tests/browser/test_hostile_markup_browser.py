@@ -1,6 +1,6 @@
 """Markup typed into fields that pages draw with JavaScript is shown as text and never runs (issue 8).
 
-The server pages escape what they render themselves (tests/test_hostile_input.py); message
+The server pages escape what they render themselves (tests/hostile_input/); message
 texts, track titles and artists, playlist and favorite names and party guests' names are
 drawn in the browser from JSON. Here Chromium draws them, and nothing of the payload runs.
 """

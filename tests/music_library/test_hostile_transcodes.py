@@ -1,6 +1,6 @@
 """Hostile-input catalogue, issue 13 (bounded decoding): transcodes asked for while every place is taken.
 
-Part of the catalogue of tests/test_hostile_input.py: each case is one parametrized test
+Part of the catalogue of tests/hostile_input/: each case is one parametrized test
 whose id says what is tried. With `[plugins.music_library.transcode] max_concurrent` places
 all held, every way of asking for a transcode gets 503 `busy` with Retry-After after
 `[server] decode_wait` — before any audio, with no ffmpeg started — and the original file
