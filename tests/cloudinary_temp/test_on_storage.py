@@ -275,6 +275,9 @@ async def test_upload_page_shows_a_progress_bar(mediahub_app_factory, tmp_path):
     client = app.test_client()
     assert (await client.get("/temp-upload", headers={"Accept": "text/html"})).status_code in (302, 303)
     auth = await login(client, "alice")
+    # The page offers the upload form for a party of the person's (it lists their live ones).
+    party = await client.post("/api/parties", headers=auth, json={"name": "kitchen"})
+    assert party.status_code == 201, await party.get_data()
     response = await client.get("/temp-upload", headers=auth)
     page = await response.get_data(as_text=True)
     assert response.status_code == 200
