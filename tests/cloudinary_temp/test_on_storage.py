@@ -324,7 +324,9 @@ async def test_the_page_flow_with_a_cookie_session_and_csrf_token(mediahub_app_f
 
     app = await mediahub_app_factory(overrides=overrides_for("local", tmp_path, None))
     client = app.test_client()
-    await login(client, "alice")  # registers alice
+    alice = await login(client, "alice")  # registers alice
+    # The page's form is for one of the person's live parties.
+    assert (await client.post("/api/parties", headers=alice, json={"name": "den"})).status_code == 201
     home = await (await client.get("/")).get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', home).group(1)
     await client.post("/login", form={"username": "alice", "password": "correct horse battery",
