@@ -16,26 +16,12 @@ import pytest
 
 from mediahub.media import ffmpeg_path
 from tests.support.browser import launch_chromium, sign_in_and_start_party
-from tests.support.party_browser import SyncBar, TRACE, api, p95, traces
+from tests.support.party_browser import SyncBar, join_as_guest, new_phone_page, TRACE, api, p95, traces
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
-SHIFT_MS = 90_000
-# performance.timeOrigin and Date both run 90 s ahead in that page (a phone with a bad clock).
-SHIFT_CLOCK = """
-(() => {
-  const shift = %d;
-  const RealDate = Date;
-  const origin = performance.timeOrigin + shift;
-  Object.defineProperty(Performance.prototype, "timeOrigin", { get() { return origin; } });
-  class ShiftedDate extends RealDate {
-    constructor(...args) { if (args.length === 0) super(RealDate.now() + shift); else super(...args); }
-    static now() { return RealDate.now() + shift; }
-  }
-  window.Date = ShiftedDate;
-})();
-""" % SHIFT_MS
+SHIFT_MS = 90_000  # one guest's clock runs 90 s ahead
 
 
 # Samples [true time ms, error ms] in separate tasks; `shift` undoes a shifted clock.
@@ -76,25 +62,6 @@ def tone(tmp_path_factory):
     return path
 
 
-def new_page(browser, shift_ms: int = 0):
-    context = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True,
-                                  has_touch=True)
-    if shift_ms:
-        context.add_init_script(SHIFT_CLOCK)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return context, page
-
-
-def join_as_guest(browser, url: str, code: str, name: str, shift_ms: int = 0):
-    context, page = new_page(browser, shift_ms)
-    page.goto(f"{url}/party/{code}")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_role("button", name="Join the party").click()
-    page.wait_for_function("() => window.party && window.party.state && window.party.clock.offset !== null")
-    return context, page
-
-
 def wait_playing(page) -> None:
     page.wait_for_function("() => window.party.state.playing && !window.party.audio.paused"
                            " && window.party.audio.currentTime > 0")
@@ -131,7 +98,7 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
     url = live_server
     sync = SyncBar()
     api(url, "/api/auth/register", {"username": "hostess", "password": PASSWORD})
-    host_context, host = new_page(party_browser)
+    host_context, host = new_phone_page(party_browser)
     code = sign_in_and_start_party(host, url, "hostess", PASSWORD)
     host.wait_for_function("() => window.party && window.party.state")
 

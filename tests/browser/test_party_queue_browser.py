@@ -21,26 +21,12 @@ import pytest
 
 from mediahub.media import ffmpeg_path
 from tests.support.browser import launch_chromium, sign_in_and_start_party
-from tests.support.party_browser import SyncBar, TRACE, api, p95, traces
+from tests.support.party_browser import SyncBar, join_as_guest, new_phone_page, TRACE, api, p95, traces
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
-SHIFT_MS = 37_500
-# performance.timeOrigin and Date both run 37.5 s behind in that page (a phone with a bad clock).
-SHIFT_CLOCK = """
-(() => {
-  const shift = %d;
-  const RealDate = Date;
-  const origin = performance.timeOrigin + shift;
-  Object.defineProperty(Performance.prototype, "timeOrigin", { get() { return origin; } });
-  class ShiftedDate extends RealDate {
-    constructor(...args) { if (args.length === 0) super(RealDate.now() + shift); else super(...args); }
-    static now() { return RealDate.now() + shift; }
-  }
-  window.Date = ShiftedDate;
-})();
-""" % -SHIFT_MS
+SHIFT_MS = 37_500  # one guest's clock runs 37.5 s behind
 
 # The queue: a short first track (its end is the first boundary), a second as short (the
 # second boundary), then two long enough for the co-host's skip to land inside them.
@@ -98,25 +84,6 @@ def queue_tones(tmp_path_factory):
     return paths
 
 
-def new_page(browser, shifted: bool = False):
-    context = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True,
-                                  has_touch=True)
-    if shifted:
-        context.add_init_script(SHIFT_CLOCK)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    return context, page
-
-
-def join(browser, url: str, code: str, name: str, shifted: bool = False):
-    context, page = new_page(browser, shifted)
-    page.goto(f"{url}/party/{code}")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_role("button", name="Join the party").click()
-    page.wait_for_function("() => window.party && window.party.state && window.party.clock.offset !== null")
-    return context, page
-
-
 def upload(page, path, button: str) -> None:
     page.set_input_files("#track-file", str(path))
     with page.expect_response("**/api/temp-upload/upload-temp") as uploaded:
@@ -158,16 +125,16 @@ def boundary_offsets(samples: list[list], url: str, start_ms: float) -> tuple[li
 def test_a_queue_plays_in_sync_across_two_boundaries(party_browser, live_server, queue_tones):
     url = live_server
     api(url, "/api/auth/register", {"username": "queuehost", "password": PASSWORD})
-    host_context, host = new_page(party_browser)
+    host_context, host = new_phone_page(party_browser)
     code = sign_in_and_start_party(host, url, "queuehost", PASSWORD)
     host.wait_for_function("() => window.party && window.party.state && window.party.me")
     host.get_by_label("Guests can add to the queue").check()
     host.wait_for_function("() => window.party.state.permissions.guestsAdd")
 
-    shifted = [False, False, True]
-    guests = [join(party_browser, url, code, f"Guest {i}", shift) for i, shift in enumerate(shifted)]
-    pages = [host] + [page for _, page in guests]  # host, Guest 0, Guest 1, Guest 2 (shifted)
-    shifts = [0, 0, 0, -SHIFT_MS]
+    shifts = [0, 0, 0, -SHIFT_MS]  # host, Guest 0, Guest 1, Guest 2 (37.5 s behind)
+    guests = [join_as_guest(party_browser, url, code, f"Guest {i}", shift)
+              for i, shift in enumerate(shifts[1:])]
+    pages = [host] + [page for _, page in guests]
     pages[3].wait_for_function("() => window.party.clock.samples.length >= 10")  # the first burst
     estimate = pages[3].evaluate("() => window.party.clock.offset")
     assert abs(estimate - SHIFT_MS) < 50, f"the shifted guest estimated offset {estimate} ms"

@@ -74,3 +74,40 @@ class SyncBar:
 
         if self.misses:
             pytest.xfail(f"sync bar p95 <= {self.BAR_MS} ms missed: {self.misses}")
+
+
+# performance.timeOrigin and Date both run `shift` ms off in the page (a phone with a bad clock).
+SHIFTED_CLOCK = """
+(() => {
+  const shift = %d;
+  const RealDate = Date;
+  const origin = performance.timeOrigin + shift;
+  Object.defineProperty(Performance.prototype, "timeOrigin", { get() { return origin; } });
+  class ShiftedDate extends RealDate {
+    constructor(...args) { if (args.length === 0) super(RealDate.now() + shift); else super(...args); }
+    static now() { return RealDate.now() + shift; }
+  }
+  window.Date = ShiftedDate;
+})();
+"""
+
+
+def new_phone_page(browser, clock_shift_ms: int = 0):
+    """(context, page) of a phone-sized page whose clock runs clock_shift_ms off."""
+    context = browser.new_context(viewport={"width": 390, "height": 800}, is_mobile=True,
+                                  has_touch=True)
+    if clock_shift_ms:
+        context.add_init_script(SHIFTED_CLOCK % clock_shift_ms)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return context, page
+
+
+def join_as_guest(browser, url: str, code: str, name: str, clock_shift_ms: int = 0):
+    """A guest joins the party by its page, as a person does, and has a clock estimate."""
+    context, page = new_phone_page(browser, clock_shift_ms)
+    page.goto(f"{url}/party/{code}")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("button", name="Join the party").click()
+    page.wait_for_function("() => window.party && window.party.state && window.party.clock.offset !== null")
+    return context, page
