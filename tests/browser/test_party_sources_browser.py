@@ -132,8 +132,13 @@ def test_host_file_and_library_track_play_on_a_guest_page(party_browser, live_se
     progress = host.evaluate("() => window.__progress")
     assert progress[-1] == 100 and min(progress) < 100, progress
 
-    guest.wait_for_function("(u) => window.party.state.trackUrl === u && window.party.audio.readyState >= 1",
-                            arg=temp["url"])
+    # The track is known by its id, not by the upload's URL: the party signs a URL of its own
+    # when it resolves the track (local disk: exp = int(now) + int(remaining life), which can
+    # be a second later than the uploader's; 1 run in 6 here, and then the wait never ended).
+    guest.wait_for_function("(id) => { const p = window.party; return p.state.trackId === id"
+                            " && p.audio.dataset.url === p.state.trackUrl && p.audio.readyState >= 1; }",
+                            arg=temp["publicId"])
+    played_url = guest.evaluate("() => window.party.state.trackUrl")
     host.get_by_role("button", name="Play").click()
     playing_near(guest, 0.5)
     host.evaluate("() => { const s = document.getElementById('seek'); s.value = 20;"
@@ -152,11 +157,12 @@ def test_host_file_and_library_track_play_on_a_guest_page(party_browser, live_se
     assert guest.evaluate("() => window.party.audio.src").startswith("blob:")
     # The previous track's temporary upload was deleted when the track changed.
     # (The hook runs after the members are told: poll, bounded.)
-    statuses = [status_of(url + temp["url"])]
+    statuses = [status_of(url + played_url)]
     while statuses[-1] != 404 and len(statuses) < 100:
         time.sleep(0.1)
-        statuses.append(status_of(url + temp["url"]))
+        statuses.append(status_of(url + played_url))
     assert statuses[-1] == 404, statuses
+    assert status_of(url + temp["url"]) == 404  # the uploader's own link too
     host.get_by_role("button", name="Play").click()
     playing_near(guest, 0.5)
     host.evaluate("() => { const s = document.getElementById('seek'); s.value = 15;"
