@@ -2,14 +2,17 @@
 
 Every method takes the viewing user; what they may see (visibility.Viewer) is part of each
 query, so counts (an album's songs, an artist's albums) are counts of what they see.
-Lists are found by raw SQL (ids, in order, paged), then loaded as ORM rows.
+Each list is one raw SQL statement (the page's ids picked by a subquery, their columns and
+counts read around it), its rows made into shapes by rows.py: no ORM objects.
 """
 
 from __future__ import annotations
 
 from mediahub import BadRequest
-from mediahub_music_library.models import MusicAlbum, MusicArtist, MusicTrack
-from mediahub_music_library.queries import fetch, matches, page, track_matches
+from mediahub_music_library.models import MusicTrack
+from mediahub_music_library.queries import fetch, matches, page, paged, track_matches
+from mediahub_music_library.rows import (ALBUM_COLUMNS, ARTIST_COLUMNS, TRACK_COLUMNS,
+                                         album_from_row, artist_from_row, track_from_row)
 from mediahub_music_library.shapes import Album, Artist, Folder, Genre, SearchResult, Track
 from mediahub_music_library.visibility import Viewer, configured_folders, folder_allows, viewer_for
 
@@ -17,14 +20,6 @@ ALBUM_LIST_TYPES = ("newest", "random", "alphabeticalByName", "alphabeticalByArt
                     "byGenre")
 TRACK_ORDER = "COALESCE(t.disc_no, 1), COALESCE(t.track_no, 0), t.sort_title, t.id"
 MAX_IDS = 500  # ids asked for at once (a queue restored from library-sync)
-
-
-def cover_url(cover_id: str | None, size: int = 300) -> str | None:
-    return f"/api/music/covers/{cover_id}?size={size}" if cover_id else None
-
-
-def stream_url(track_id: str) -> str:
-    return f"/api/music/tracks/{track_id}/stream"
 
 
 class Catalog:
@@ -47,7 +42,7 @@ class Catalog:
     async def _artists(self, viewer: Viewer, *, folder_id=None, artist_id=None, query=None,
                        limit=None, offset=0) -> list[Artist]:
         """Artists credited on a visible track (its artists, its album's artist), with how many
-        visible albums each is on. The page is chosen first, its counts computed after."""
+        visible albums each is on: one statement, the page chosen first, its counts after."""
         visible, params = viewer.clause("t")
         if folder_id is not None:
             visible += " AND t.folder_id = ?"
@@ -64,24 +59,17 @@ class Catalog:
             match, match_params = matches("music_artists", "ar", query)
             where.append(match)
             where_params += match_params
-        sql = f"SELECT ar.id AS id FROM music_artists ar WHERE {' AND '.join(where)} ORDER BY ar.sort_name, ar.id"
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            where_params += [limit, offset]
-        ids = [row["id"] for row in await fetch(sql, where_params)]
-        if not ids:
-            return []
-        marks = ", ".join("?" for _ in ids)
-        counted = await fetch(
-            "SELECT c.artist_id AS id, COUNT(DISTINCT c.album_id) AS album_count FROM ("
-            " SELECT l.artist_id, t.album_id FROM music_track_artists l"
-            f" JOIN music_tracks t ON t.id = l.track_id WHERE l.artist_id IN ({marks}) AND {visible}"
-            " UNION ALL SELECT a.artist_id, t.album_id FROM music_albums a"
-            f" JOIN music_tracks t ON t.album_id = a.id WHERE a.artist_id IN ({marks}) AND {visible}"
-            ") c GROUP BY c.artist_id", ids + params + ids + params)
-        counts = {row["id"]: row["album_count"] for row in counted}
-        rows = {row.id: row for row in await MusicArtist.filter(id__in=ids)}
-        return [artist_shape(rows[i], counts.get(i, 0)) for i in ids if i in rows]
+        order = "ar.sort_name, ar.id"
+        where, where_params = paged("ar.id", "music_artists ar", " AND ".join(where), where_params,
+                                    order, limit, offset)
+        rows = await fetch(
+            f"SELECT {ARTIST_COLUMNS}, (SELECT COUNT(DISTINCT c.album_id) FROM ("
+            " SELECT t.album_id FROM music_track_artists l JOIN music_tracks t ON t.id = l.track_id"
+            f" WHERE l.artist_id = ar.id AND {visible} UNION ALL SELECT t.album_id FROM music_albums a"
+            f" JOIN music_tracks t ON t.album_id = a.id WHERE a.artist_id = ar.id AND {visible}) c)"
+            f" AS album_count FROM music_artists ar WHERE {where} ORDER BY {order}",
+            params + params + where_params)
+        return [artist_from_row(row) for row in rows]
 
     # -- albums ----------------------------------------------------------------------------
 
@@ -90,28 +78,22 @@ class Catalog:
                       offset=0) -> list[Album]:
         """Albums with at least one visible track, song count and duration of visible tracks.
 
-        The page is chosen first (walking the sort order's index, an EXISTS per album), its
-        counts computed after: a grid page costs its 50 albums, not the whole collection.
+        One statement: the page is chosen first (walking the sort order's index, an EXISTS
+        per album), its counts computed after: a grid page costs its 50 albums, not the
+        whole collection.
         """
         visible, params = viewer.clause("t")
-        sql = (f"SELECT a.id AS id FROM music_albums a {joins} WHERE {where} AND EXISTS"
-               f" (SELECT 1 FROM music_tracks t WHERE t.album_id = a.id AND {visible})"
-               f" ORDER BY {order}")
-        all_params = list(where_params) + params
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            all_params += [limit, offset]
-        ids = [row["id"] for row in await fetch(sql, all_params)]
-        if not ids:
-            return []
-        counted = await fetch(
-            "SELECT t.album_id AS id, COUNT(*) AS song_count, SUM(t.duration) AS duration"
-            f" FROM music_tracks t WHERE t.album_id IN ({', '.join('?' for _ in ids)}) AND {visible}"
-            " GROUP BY t.album_id", ids + params)
-        counts = {row["id"]: row for row in counted}
-        rows = {row.id: row for row in await MusicAlbum.filter(id__in=ids)}
-        return [album_shape(rows[i], counts[i]["song_count"], counts[i]["duration"])
-                for i in ids if i in rows and i in counts]
+        tables = f"music_albums a {joins}"
+        where, where_params = paged(
+            "a.id", tables, f"{where} AND EXISTS (SELECT 1 FROM music_tracks t WHERE"
+            f" t.album_id = a.id AND {visible})", list(where_params) + params, order, limit, offset)
+        rows = await fetch(
+            f"SELECT {ALBUM_COLUMNS},"
+            f" (SELECT COUNT(*) FROM music_tracks t WHERE t.album_id = a.id AND {visible}) AS song_count,"
+            f" (SELECT SUM(t.duration) FROM music_tracks t WHERE t.album_id = a.id AND {visible})"
+            f" AS duration FROM {tables} WHERE {where} ORDER BY {order}",
+            params + params + where_params)
+        return [album_from_row(row) for row in rows]
 
     async def album(self, user, album_id: str) -> Album | None:
         found = await self._albums(await viewer_for(user), where="a.id = ?", where_params=[album_id])
@@ -177,25 +159,21 @@ class Catalog:
 
     # -- tracks ----------------------------------------------------------------------------
 
-    async def _track_ids(self, viewer: Viewer, *, where: str = "1 = 1", where_params=(),
-                         order: str = TRACK_ORDER, joins: str = "", limit=None, offset=0) -> list[str]:
+    async def _tracks(self, viewer: Viewer, *, where: str = "1 = 1", where_params=(),
+                      order: str = TRACK_ORDER, limit=None, offset=0) -> list[Track]:
+        """Visible tracks with their album's columns, in `order`: one statement, the page's
+        ids picked first (walking the order's index when it can), the rows read for them."""
         visible, params = viewer.clause("t")
-        sql = f"SELECT t.id AS id FROM music_tracks t {joins} WHERE {visible} AND {where} ORDER BY {order}"
-        params = params + list(where_params)
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        return [row["id"] for row in await fetch(sql, params)]
-
-    async def _load_tracks(self, viewer: Viewer, ids: list[str]) -> list[Track]:
-        rows = {row.id: row for row in await MusicTrack.filter(id__in=ids).select_related("album")}
-        return [track_shape(rows[i], viewer) for i in ids if i in rows and viewer.sees_track(rows[i])]
+        where, params = paged("t.id", "music_tracks t", f"{visible} AND {where}",
+                              params + list(where_params), order, limit, offset)
+        rows = await fetch(f"SELECT {TRACK_COLUMNS} FROM music_tracks t JOIN music_albums a"
+                           f" ON a.id = t.album_id WHERE {where} ORDER BY {order}", params)
+        return [track_from_row(row, viewer.user_id) for row in rows]
 
     async def album_tracks(self, user, album_id: str) -> list[Track]:
         """The album's visible tracks in disc and track order."""
         viewer = await viewer_for(user)
-        ids = await self._track_ids(viewer, where="t.album_id = ?", where_params=[album_id])
-        return await self._load_tracks(viewer, ids)
+        return await self._tracks(viewer, where="t.album_id = ?", where_params=[album_id])
 
     async def track(self, user, track_id: str) -> Track | None:
         found = await self.tracks(user, [track_id])
@@ -204,7 +182,12 @@ class Catalog:
     async def tracks(self, user, ids: list[str]) -> list[Track]:
         """The visible tracks among `ids`, in the order given (unknown or invisible left out)."""
         ids = [i for i in dict.fromkeys(ids) if isinstance(i, str)][:MAX_IDS]
-        return await self._load_tracks(await viewer_for(user), ids) if ids else []
+        if not ids:
+            return []
+        found = await self._tracks(await viewer_for(user), where=f"t.id IN ({', '.join('?' for _ in ids)})",
+                                   where_params=ids, order="t.id")
+        by_id = {track.id: track for track in found}
+        return [by_id[track_id] for track_id in ids if track_id in by_id]
 
     async def random_tracks(self, user, size: int = 10, genre: str | None = None,
                             from_year: int | None = None, to_year: int | None = None) -> list[Track]:
@@ -219,16 +202,14 @@ class Catalog:
                                 to_year if to_year is not None else 9999])
             where.append("t.year BETWEEN ? AND ?")
             params += [low, high]
-        ids = await self._track_ids(viewer, where=" AND ".join(where), where_params=params,
-                                    order="RANDOM()", limit=limit)
-        return await self._load_tracks(viewer, ids)
+        return await self._tracks(viewer, where=" AND ".join(where), where_params=params,
+                                  order="RANDOM()", limit=limit)
 
     async def newest_tracks(self, user, size: int = 10, offset: int = 0) -> list[Track]:
         """The most recently added visible tracks first (a party picker's empty search)."""
         limit, offset = page(size, offset, default=10)
         viewer = await viewer_for(user)
-        ids = await self._track_ids(viewer, order="t.created_at DESC, t.id", limit=limit, offset=offset)
-        return await self._load_tracks(viewer, ids)
+        return await self._tracks(viewer, order="t.created_at DESC, t.id", limit=limit, offset=offset)
 
     async def genres(self, user) -> list[Genre]:
         viewer = await viewer_for(user)
@@ -242,10 +223,9 @@ class Catalog:
     async def tracks_by_genre(self, user, genre: str, size: int = 10, offset: int = 0) -> list[Track]:
         limit, offset = page(size, offset, default=10)
         viewer = await viewer_for(user)
-        ids = await self._track_ids(
+        return await self._tracks(
             viewer, where="t.id IN (SELECT g.track_id FROM music_track_genres g WHERE g.genre = ?)",
             where_params=[genre], order="t.sort_title, t.id", limit=limit, offset=offset)
-        return await self._load_tracks(viewer, ids)
 
     async def lyrics(self, user, track_id: str) -> str | None:
         track = await MusicTrack.get_or_none(id=track_id)
@@ -272,9 +252,8 @@ class Catalog:
         limit, offset = page(song_count, song_offset, default=20)
         if limit:
             match, params = await track_matches(query)
-            ids = await self._track_ids(viewer, where=match, where_params=params,
-                                        order="t.sort_title, t.id", limit=limit, offset=offset)
-            result.tracks = await self._load_tracks(viewer, ids)
+            result.tracks = await self._tracks(viewer, where=match, where_params=params,
+                                               order="t.sort_title, t.id", limit=limit, offset=offset)
         return result
 
     # -- media (streaming.py and covers.py serve the bytes) -----------------------------------
@@ -289,36 +268,3 @@ class Catalog:
         from mediahub_music_library.covers import cover_response
 
         return await cover_response(cover_id, size)
-
-
-# -- rows to shapes --------------------------------------------------------------------------
-
-
-def artist_shape(row: MusicArtist, album_count: int) -> Artist:
-    return Artist(row.id, row.name, int(album_count or 0), row.cover_id, cover_url(row.cover_id),
-                  row.mbid)
-
-
-def album_shape(row: MusicAlbum, song_count: int, duration) -> Album:
-    return Album(row.id, row.name, row.artist_id, row.artist_name, row.year, list(row.genres or []),
-                 int(song_count or 0), round(float(duration or 0), 3), row.cover_id,
-                 cover_url(row.cover_id), row.created_at, row.mbid)
-
-
-def track_shape(row: MusicTrack, viewer: Viewer) -> Track:
-    album = row.album
-    gain = row.replay_gain or None
-    return Track(
-        id=row.id, title=row.title, album_id=row.album_id, album=album.name,
-        artist_id=row.artist_id, artist=row.artist_name,
-        artists=[{"id": artist_id, "name": name} for artist_id, name in row.artists or []],
-        album_artist_id=album.artist_id, album_artist=album.artist_name, track_no=row.track_no,
-        disc_no=row.disc_no, year=row.year, genres=list(row.genres or []),
-        duration=round(row.duration, 3), bitrate=row.bitrate, sample_rate=row.sample_rate,
-        channels=row.channels, suffix=row.suffix, content_type=row.content_type, size=row.size,
-        path=row.rel_path if row.folder_id is not None else f"uploads/{row.title}.{row.suffix}",
-        created_at=row.created_at, cover_id=row.cover_id or album.cover_id,
-        cover_url=cover_url(row.cover_id or album.cover_id), stream_url=stream_url(row.id),
-        has_lyrics=bool(row.lyrics), replay_gain=dict(gain) if gain else None, mbid=row.mbid,
-        folder_id=row.folder_id, uploaded=row.folder_id is None, shared=row.shared,
-        mine=row.owner_id is not None and str(row.owner_id) == viewer.user_id)

@@ -11,7 +11,7 @@ import time
 from urllib.parse import urlencode
 
 from mediahub import check_media_signature, current_host, media_signature
-from mediahub_music_library.catalog import stream_url
+from mediahub_music_library.rows import stream_url
 from mediahub_music_library.models import MusicTrack
 
 SOURCE = "collection"

@@ -7,10 +7,13 @@ tables and PostgreSQL's GIN full-text indexes compare the same words.
 
 from __future__ import annotations
 
+import logging
+
 from mediahub_music_library.models import MusicTrack
 from mediahub_music_library.names import prefix_words
 
 MAX_PAGE = 500
+log = logging.getLogger(__name__)
 
 
 def connection():
@@ -33,10 +36,46 @@ async def fetch(sql: str, params: list) -> list[dict]:
     return await connection().execute_query_dict(sql, params)
 
 
+SEARCH_TABLES = ("music_tracks", "music_albums", "music_artists")
+
+
+async def merge_search_indexes() -> None:
+    """PostgreSQL: move what was written into the search indexes' pending lists into the
+    indexes proper (nothing to do on SQLite).
+
+    A GIN index takes new entries into a pending list that every search then reads in full,
+    until a VACUUM (autovacuum, when it is on and its turn comes) merges it or it reaches
+    4 MB. After a 50,000-track scan that list is ~140 pages and a search as you type takes
+    twice as long (p50 25 ms against 10 ms in one run); a scan therefore merges it itself.
+    Failing to (a replica, a role that does not own the index) only leaves searches slower.
+    """
+    if not is_postgres():
+        return
+    for table in SEARCH_TABLES:
+        try:
+            await fetch(f"SELECT gin_clean_pending_list('{table}_search_vector'::regclass) AS pages", [])
+        except Exception as exc:  # asyncpg's and Tortoise's errors alike
+            log.warning("could not merge the search index of %s: %s", table, exc)
+
+
 def page(size, offset, default: int = 50) -> tuple[int, int]:
     """A (limit, offset) pair clamped to sane bounds: size 0..500, offset >= 0."""
     size = default if size is None else size
     return max(0, min(int(size), MAX_PAGE)), max(0, int(offset or 0))
+
+
+def paged(id_column: str, tables: str, where: str, params: list, order: str, limit,
+          offset) -> tuple[str, list]:
+    """`(where, params)` of a list's one statement, FROM `tables` too: the rows of its page.
+
+    With a limit, a subquery walking `order` picks the page's ids first, so the statement
+    around it computes its columns and counts for those rows only; without one, `where`
+    lists every row.
+    """
+    if limit is None:
+        return where, params
+    return (f"{id_column} IN (SELECT {id_column} FROM {tables} WHERE {where} ORDER BY {order}"
+            " LIMIT ? OFFSET ?)", params + [limit, offset])
 
 
 def matches(table: str, alias: str, query: str) -> tuple[str, list]:
