@@ -1,6 +1,6 @@
 """Benchmark: an upload through mediahub's ingest path against a bare Hypercorn app and nginx.
 
-    .venv/bin/python bench/upload.py [--size-mib 512] [--runs 3] [--dir /some/fs]
+    .venv/bin/python bench/upload.py [--size-mib 512] [--runs 3] [--dir /some/fs] [--form]
 
 Installs nginx with apt-get if it is missing. Starts nginx (its own config, a free loopback
 port, WebDAV `PUT` into a file) and `mediahub serve` (a temp data dir, `[plugins] dirs` =
@@ -10,6 +10,8 @@ fly) and prints both throughputs, the ratio (plus a bare ASGI app under Hypercor
 reads and drops the body: the ceiling of the server stack), and mediahub's peak RSS and its growth over the
 uploads (VmHWM). Each run uploads to every server in turn (interleaved); the best run of each
 counts and the spread of the per-run ratios is printed, with the machine's cores and load.
+With `--form` mediahub gets the body as a browser sends it, the file part of a
+multipart/form-data form (`ingest_multipart`); the references get the raw body as before.
 Targets: >= 0.8x the bare Hypercorn app, RSS growth < 10 MiB (exit status 1 if missed); the
 ratio to nginx is printed for reference. Not a test: numbers vary with the machine and load.
 
@@ -107,22 +109,34 @@ def wav_header(data_size: int) -> bytes:
             + fmt + b"data" + min(data_size, 0xFFFFFFFF).to_bytes(4, "little"))
 
 
-def put(port: int, path: str, total: int) -> tuple[float, int, bytes]:
-    """PUT `total` bytes (WAV header + data); (seconds, status, response body)."""
+FORM_BOUNDARY = "mediahub-bench-7MA4YWxkTrZu0gW"
+
+
+def put(port: int, path: str, total: int, form: bool = False) -> tuple[float, int, bytes]:
+    """PUT `total` bytes (WAV header + data), or POST them as a form's file part;
+    (seconds, status, response body)."""
     header = wav_header(total - 44)
     block = os.urandom(SEND_CHUNK)
+    opening = closing = b""
+    method, content_type = "PUT", "audio/wav"
+    if form:
+        method, content_type = "POST", f"multipart/form-data; boundary={FORM_BOUNDARY}"
+        opening = (f"--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+                   f"filename=\"bench.wav\"\r\nContent-Type: audio/wav\r\n\r\n").encode()
+        closing = f"\r\n--{FORM_BOUNDARY}--\r\n".encode()
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        request = (f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: audio/wav\r\n"
-                   f"Content-Length: {total}\r\nConnection: close\r\n\r\n").encode()
+        request = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+                   f"Content-Length: {len(opening) + total + len(closing)}\r\nConnection: close\r\n\r\n").encode()
         started = time.perf_counter()
-        sock.sendall(request + header)
+        sock.sendall(request + opening + header)
         remaining = total - len(header)
         view = memoryview(block)
         while remaining:
             piece = view if remaining >= SEND_CHUNK else view[:remaining]
             sock.sendall(piece)
             remaining -= len(piece)
+        sock.sendall(closing)
         response = b""
         while chunk := sock.recv(65536):
             response += chunk
@@ -143,9 +157,12 @@ def main() -> int:
     parser.add_argument("--size-mib", type=int, default=512, help="body size (default 512 MiB)")
     parser.add_argument("--runs", type=int, default=3, help="uploads to each server; best counts")
     parser.add_argument("--dir", default=None, help="where both servers write (default: a temp dir)")
+    parser.add_argument("--form", action="store_true",
+                        help="send mediahub the body as a multipart/form-data file part")
     args = parser.parse_args()
     nginx = nginx_binary()
     total = args.size_mib * MiB
+    route = "/bench/upload-form" if args.form else "/bench/upload"
 
     with tempfile.TemporaryDirectory(prefix="mediahub-upload-bench-", dir=args.dir) as tmp:
         work = Path(tmp)
@@ -183,7 +200,7 @@ def main() -> int:
             mediahub_pid = processes[1].pid
 
             # Warm-up: imports, database, thread pool, the first ledger rows.
-            _, status, body = put(mediahub_port, "/bench/upload", 4 * MiB)
+            _, status, body = put(mediahub_port, route, 4 * MiB, args.form)
             if status != 201:
                 raise RuntimeError(f"mediahub warm-up upload answered {status}: {body[:300]!r}")
             put(nginx_port, "/upload/warmup.wav", 4 * MiB)
@@ -193,7 +210,8 @@ def main() -> int:
             to_bare: list[float] = []
             cpu: dict[str, list[float]] = {"raw": [], "mediahub": []}
             print(machine_line())
-            print(f"body: {args.size_mib} MiB (WAV header + data), {args.runs} run(s) each, "
+            print(f"body: {args.size_mib} MiB (WAV header + data{', as a form file part to mediahub' if args.form else ''}), "
+                  f"{args.runs} run(s) each, "
                   f"written under {work}")
             for run in range(args.runs):
                 seconds, status, body = put(nginx_port, f"/upload/run{run}.wav", total)
@@ -212,7 +230,7 @@ def main() -> int:
                 print(f"  bare ASGI run {run + 1}: {total / seconds / 1e6:8.0f} MB/s, "
                       f"{cpu['raw'][-1]:.2f} s CPU", flush=True)
                 cpu_before = process_cpu_seconds(mediahub_pid)
-                seconds, status, body = put(mediahub_port, "/bench/upload", total)
+                seconds, status, body = put(mediahub_port, route, total, args.form)
                 cpu["mediahub"].append(process_cpu_seconds(mediahub_pid) - cpu_before)
                 if status != 201:
                     raise RuntimeError(f"mediahub answered {status}: {body[:300]!r}")

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, AsyncIterator, Awaitable, Callable
 
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
+from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder, State
 
 from mediahub._compat.quart import IDLE_TIMEOUT, STREAM_CHUNK, BoundedBody, set_body_limit
 from mediahub.datatypes import IncomingUpload
@@ -58,11 +58,12 @@ class ChunkMeter:
     `hashed` joins the network messages into batches of HASH_BATCH bytes and hashes each
     in one call. Hashing message by message (64 KiB each) cost a GIL release and
     re-acquisition per message, each contended with the event loop (64 futex calls per
-    MiB); one call per MiB costs one, and the joined batch is what storage writes (one
-    write per MiB, no second copy). Batches are hashed strictly in order.
+    MiB); one call per batch costs one, and the joined batch is what storage writes (few
+    large writes, no second copy). Batches are hashed strictly in order. 512 KiB, not
+    more: a batch is held twice while it is joined, and RSS must stay flat and small.
     """
 
-    HASH_BATCH = 1024 * 1024
+    HASH_BATCH = 512 * 1024
 
     def __init__(self, max_bytes: int, expected_size: int | None = None):
         self.max_bytes = max_bytes
@@ -102,6 +103,7 @@ class ChunkMeter:
     def _join_and_update(self, batch: list[bytes]) -> bytes:
         # bytes.join releases the GIL for a large result, and so does one update call.
         data = batch[0] if len(batch) == 1 else b"".join(batch)
+        batch.clear()  # the messages go now, not after the hashing: less memory at once
         self._digest.update(data)
         return data
 
@@ -303,11 +305,28 @@ async def store(storage, key: str, chunks: AsyncIterator[bytes], content_type: s
 
 
 class MultipartReader:
-    """Events of a multipart/form-data body, decoded as the body streams in."""
+    """Events of a multipart/form-data body, decoded as the body streams in.
+
+    Werkzeug's decoder parses the preamble, part headers and delimiters. Inside a part's
+    data it copies every byte four times (into its buffer, a slice for the partial
+    delimiter scan, a slice out, bytes of it) and scans it twice; so while no delimiter is
+    in sight, `part_data` hands the body's chunks on itself (see `_bulk_data`) and gives
+    the decoder only the stretches where one may be.
+    """
 
     def __init__(self, body: AsyncIterator[bytes], boundary: bytes):
         self.decoder = MultipartDecoder(boundary)
         self.body = body.__aiter__()
+        self.marker = b"--" + boundary
+        # A delimiter is a line break (at most 2 bytes), the marker, then more: one that
+        # may straddle two chunks starts within this many bytes of the first one's end.
+        self.edge = len(self.marker) + 2
+
+    async def next_chunk(self) -> bytes | None:
+        try:
+            return await anext(self.body, None)
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge("the request body is too large") from None
 
     async def next_event(self):
         while True:
@@ -321,15 +340,14 @@ class MultipartReader:
             # or a preamble; file data never piles up here, so this bounds its memory.
             if len(self.decoder.buffer) > MAX_PART_HEADER_BYTES + MAX_FIELD_BYTES:
                 raise BadRequest("malformed multipart body: no part delimiter found")
-            try:
-                chunk = await anext(self.body, None)
-            except RequestEntityTooLarge:
-                raise PayloadTooLarge("the request body is too large") from None
-            self.decoder.receive_data(chunk)
+            self.decoder.receive_data(await self.next_chunk())
 
     async def part_data(self) -> AsyncIterator[bytes]:
         """The current part's bytes, up to its closing delimiter."""
         while True:
+            if self.decoder.state is State.DATA:
+                async for data in self._bulk_data():
+                    yield data
             event = await self.next_event()
             if not isinstance(event, Data):
                 raise BadRequest("malformed multipart body: part ended unexpectedly")
@@ -337,6 +355,29 @@ class MultipartReader:
                 yield event.data
             if not event.more_data:
                 return
+
+    async def _bulk_data(self) -> AsyncIterator[bytes]:
+        """Part data straight from the body's chunks while no delimiter can be in them.
+
+        Returns (the decoder takes over) at the first chunk that holds the marker or may
+        complete one with what is held back, or at the end of the body. A chunk is handed
+        on whole when no line break lies within `edge` bytes of its end (no delimiter can
+        start there), else up to that line break, which is held back with what follows.
+        """
+        decoder, marker, edge = self.decoder, self.marker, self.edge
+        while decoder.state is State.DATA and decoder.buffer.find(marker) == -1:
+            chunk = await self.next_chunk()
+            if (chunk is None or len(chunk) < 2 * edge or chunk.find(marker) != -1
+                    or marker in bytes(decoder.buffer[-edge:]) + chunk[:edge]):
+                decoder.receive_data(chunk)
+                return
+            if decoder.buffer:
+                yield bytes(decoder.buffer)
+            tail = len(chunk) - edge
+            cut = min((i for i in (chunk.find(b"\r", tail), chunk.find(b"\n", tail)) if i != -1),
+                      default=len(chunk))
+            yield chunk if cut == len(chunk) else chunk[:cut]
+            decoder.buffer = bytearray(chunk[cut:])
 
     async def read_field(self, name: str) -> str:
         value = bytearray()

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import http.client
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.sansio.multipart import Epilogue, Field, File
 
 from mediahub.models import MediaObject
 from mediahub.plugins import import_path
 from mediahub.testing import guest
-from mediahub.uploads import STREAM_CHUNK, BoundedBody
+from mediahub.uploads import STREAM_CHUNK, BoundedBody, MultipartReader
 from tests.support.multipart import BOUNDARY, end, form_headers, multipart, part_head
 
 PROBE_PATH = Path(__file__).parent / "plugins" / "upload_probe.py"
@@ -313,6 +315,63 @@ async def test_malformed_multipart_is_a_clear_400(app, client, samples, case):
                       "endless part headers": "multipart", "too many parts": "form fields"}
     assert expected_words[case] in error["message"], (case, error)
     await assert_nothing_kept(app)
+
+
+def near_delimiters(boundary: bytes, size: int, seed: int) -> bytes:
+    """File data strewn with line breaks and things that are almost a delimiter."""
+    rng = random.Random(seed)
+    marker = b"--" + boundary
+    lookalikes = [b"\r", b"\n", b"\r\n", b"\r\n-", b"\r\n--", marker, marker[:-1],
+                  b"\r\n" + marker[:-1], b"\n" + marker[:5], b"\r\n" + marker + b"x", b"x" + marker]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.randbytes(rng.choice([1, 30, 500, 70_000]))
+        out += rng.choice(lookalikes)
+    return bytes(out)
+
+
+async def read_form(chunks, boundary: bytes) -> dict[str, bytes]:
+    reader = MultipartReader(chunks, boundary)
+    parts = {}
+    while not isinstance(event := await reader.next_event(), Epilogue):
+        if isinstance(event, (File, Field)):
+            parts[event.name] = b"".join([piece async for piece in reader.part_data()])
+    return parts
+
+
+async def pieces(body: bytes, cuts: list[int]):
+    for start, stop in zip([0, *cuts], [*cuts, len(body)]):
+        yield body[start:stop]
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_multipart_file_data_full_of_lookalike_delimiters_comes_out_intact(seed):
+    # Part data is handed on from the body's chunks while no delimiter can be in them, and
+    # by werkzeug's decoder where one may be: every split of a lookalike between chunks
+    # must give the same bytes back.
+    boundary = BOUNDARY.encode()
+    data = near_delimiters(boundary, 600_000, seed)
+    body = multipart([("title", None, b"x"), ("file", "a.wav", data), ("after", None, b"ok")])[0]
+    rng = random.Random(seed)
+    cuts, start = [], 0
+    while (start := start + rng.choice([7, 61, 4096, 65_536, 65_536, 200_000])) < len(body):
+        cuts.append(start)
+    parts = await read_form(pieces(body, cuts), boundary)
+    assert parts == {"title": b"x", "file": data, "after": b"ok"}
+
+
+async def test_a_delimiter_split_anywhere_after_a_large_chunk_ends_the_part_there():
+    boundary = BOUNDARY.encode()
+    data, after = os.urandom(300_000), os.urandom(100_000)
+    body = multipart([("file", "a.wav", data), ("after", "b.wav", after)])[0]
+    closing = body.index(b"\r\n--" + boundary, 200_000)
+    for offset in range(-4, len(boundary) + 10):
+        # The first chunk goes through the decoder, the second (large) one is handed on
+        # directly up to where the delimiter may start, the third (no whole delimiter in
+        # it) completes it.
+        cuts = [100_000, closing + offset, closing + offset + 1000]
+        parts = await read_form(pieces(body, cuts), boundary)
+        assert parts == {"file": data, "after": after}, offset
 
 
 async def test_a_client_that_disconnects_mid_upload_leaves_nothing(app, client, samples):
