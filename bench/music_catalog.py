@@ -129,7 +129,7 @@ async def bench(tracks: int, database: str | None, runs: int) -> None:
     from mediahub.models import User
     from mediahub.testing import make_settings, running_app
     from mediahub_music_library.catalog import Catalog
-    from mediahub_music_library.queries import fetch, is_postgres, matches, merge_search_indexes
+    from mediahub_music_library.queries import fetch, matches, tidy_tables
     from mediahub_music_library.visibility import configured_folders
 
     with tempfile.TemporaryDirectory(prefix="mediahub-bench-catalog-") as tmp:
@@ -145,9 +145,7 @@ async def bench(tracks: int, database: str | None, runs: int) -> None:
                 (folder, _), = await configured_folders()
                 started = time.perf_counter()
                 album_ids, _ = await fill(tracks, folder.id)
-                await merge_search_indexes()  # what a scan does at its end
-                if is_postgres():  # what autovacuum does soon after a bulk load
-                    await fetch("ANALYZE", [])
+                await tidy_tables(tracks)  # what a scan that added them does at its end
                 print(f"{tracks} tracks, {len(album_ids)} albums inserted in "
                       f"{time.perf_counter() - started:.1f} s", flush=True)
                 user = await User.create(username="bench", password_hash="x")

@@ -121,10 +121,12 @@ class MusicTrack(Model):
 
     class Meta:
         table = "music_tracks"
-        # (sort_title, id): search results and the empty search page in title order
-        # without sorting every match.
+        # (sort_title, id, ...): search results and the empty search's pages in title order
+        # without sorting every match, the visibility columns read from the index alone
+        # (migration 0006).
         indexes = [Index(fields=("folder_id", "present")), Index(fields=("album_id", "present")),
-                   Index(fields=("source", "source_id")), Index(fields=("sort_title", "id"))]
+                   Index(fields=("source", "source_id")),
+                   Index(fields=("sort_title", "id", "present", "folder_id", "owner_id", "shared"))]
 
 
 class MusicTrackArtist(Model):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from mediahub_music_library.models import (MusicAlbum, MusicArtist, MusicFolder, MusicScanIssue,
                                            MusicTrack, MusicTrackArtist, MusicTrackGenre)
 from mediahub_music_library.names import fold, sort_name
-from mediahub_music_library.queries import merge_search_indexes
+from mediahub_music_library.queries import tidy_tables
 from mediahub_music_library.tags import Unreadable, read_tags
 
 AUDIO_SUFFIXES = {".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".alac",
@@ -126,8 +126,7 @@ async def scan_folders(config, progress=None, only: set[str] | None = None) -> S
             continue
         folder, _ = await MusicFolder.get_or_create(path=path, defaults={"name": folder_settings.name})
         await FolderScan(folder, config, counts, progress, covers).run()
-    if counts.added or counts.changed or counts.moved or counts.removed:
-        await merge_search_indexes()
+    await tidy_tables(counts.added + counts.changed + counts.moved + counts.removed)
     return counts
 
 

@@ -20,7 +20,7 @@ async def test_browse_search_and_folder_visibility_on_postgresql(mediahub_app_fa
 async def test_a_scan_leaves_no_pending_search_entries_on_postgresql(mediahub_app_factory, collection,
                                                                     postgres_url):
     """GIN indexes queue new entries in a pending list every search reads in full; a scan that
-    wrote tracks merges it (merge_search_indexes), not waiting for a VACUUM."""
+    wrote tracks vacuums the tables itself (tidy_tables), not waiting for autovacuum."""
     from mediahub_music_library.queries import SEARCH_TABLES, fetch
 
     app = await mediahub_app_factory(overrides={**library_config(collection),

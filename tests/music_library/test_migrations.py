@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 
-async def album_indexes(connection, dialect: str) -> list[str]:
-    """The column lists of music_albums' indexes, e.g. ["artist_id,sort_name", ...]."""
+async def album_indexes(connection, dialect: str, table: str = "music_albums") -> list[str]:
+    """The column lists of `table`'s indexes, e.g. ["artist_id,sort_name", ...]."""
     if dialect == "sqlite":
         names = [row["name"] for row in await connection.execute_query_dict(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'music_albums'")]
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", [table])]
         columns = []
         for name in names:
             rows = await connection.execute_query_dict(f'PRAGMA index_info("{name}")')
             columns.append(",".join(row["name"] for row in sorted(rows, key=lambda r: r["seqno"])))
         return columns
     rows = await connection.execute_query_dict(
-        "SELECT indexdef FROM pg_indexes WHERE tablename = 'music_albums'")
+        "SELECT indexdef FROM pg_indexes WHERE tablename = $1", [table])
     return [row["indexdef"].rsplit("(", 1)[1].rstrip(")").replace(" ", "") for row in rows]
 
 
@@ -66,3 +66,24 @@ async def test_postgres_search_uses_a_stored_vector_that_follows_the_text(mediah
     assert await hits("sigur:* & ro:*") == ["ar-1"]
     await MusicArtist.filter(id="ar-1").update(search_text="jonsi")
     assert await hits("sigur:*") == [] and await hits("jon:*") == ["ar-1"]
+
+
+async def test_the_title_walk_reads_visibility_from_its_index(mediahub_app_factory, database_overrides):
+    """The empty search's pages skip `offset` tracks in title order; the index they walk holds
+    what visibility checks (migration 0006), so SQLite never reads the skipped rows' table pages."""
+    from tortoise import Tortoise
+
+    from mediahub_music_library.visibility import Viewer
+
+    await mediahub_app_factory(overrides=database_overrides)
+    connection = Tortoise.get_connection("default")
+    dialect = connection.capabilities.dialect
+    indexes = await album_indexes(connection, dialect, "music_tracks")
+    assert "sort_title,id,present,folder_id,owner_id,shared" in indexes
+    assert "sort_title,id" not in indexes  # the narrower one it replaced
+    if dialect == "sqlite":
+        visible, params = Viewer("u-1", (1, 2), True).clause("t")
+        plan = await connection.execute_query_dict(
+            f"EXPLAIN QUERY PLAN SELECT t.id FROM music_tracks t WHERE {visible}"
+            " ORDER BY t.sort_title, t.id LIMIT 500 OFFSET 45000", params)
+        assert any("COVERING INDEX" in row["detail"] for row in plan), plan

@@ -158,6 +158,32 @@ def test_search3_empty_query_pages_through_everything(sonic, api, alice):
     assert [a["name"] for a in legacy["artist"]] == ["The Testers"]
 
 
+def test_search3_empty_query_lists_every_song_in_title_order_as_get_song_shows_it(sonic, ids):
+    """What an app syncing everything gets (search3 "", pages of songs): the songs in title
+    order, page after page, each the same Child as getSong's; artists and albums by name."""
+    whole = valid("search3", sonic.search3("", artistCount=10, albumCount=10, songCount=10))
+    result = whole["searchResult3"]
+    assert [s["title"] for s in result["song"]] == ["Blue", "Dawn", "Dusk", "Noon", "Red"]
+    assert [a["name"] for a in result["album"]] == ["First Light", "Wavelengths"]
+    assert [a["name"] for a in result["artist"]] == ["Ångström", "The Testers"]
+    paged = []
+    for offset in (0, 2, 4):
+        answer = valid("search3", sonic.search3("", artistCount=0, albumCount=0, songCount=2,
+                                                songOffset=offset))["searchResult3"]
+        assert not answer.get("artist") and not answer.get("album")
+        paged += answer["song"]
+    assert paged == result["song"]
+    for song in result["song"]:
+        assert song == valid("getSong", sonic.getSong(song["id"]))["song"]
+    dawn = next(s for s in result["song"] if s["title"] == "Dawn")
+    assert (dawn["id"], dawn["album"], dawn["artist"], dawn["track"], dawn["year"], dawn["genre"],
+            dawn["suffix"], dawn["albumId"]) == (ids["Dawn"], "First Light", "The Testers", 1,
+                                                 2019, "Rock", "mp3", ids["First Light"])
+    assert dawn["coverArt"] and dawn["created"].endswith("Z") and dawn["duration"] == 2
+    blue = next(s for s in result["song"] if s["title"] == "Blue")
+    assert (blue["suffix"], blue["path"]) == ("ogg", "Ångström/Wavelengths/01 Blue.ogg")
+
+
 def test_lyrics(sonic, api, alice, ids):
     answer = api.json("getLyricsBySongId", {**token_params(alice), "id": ids["Dawn"]})
     assert_valid("getLyricsBySongId", answer)
