@@ -109,3 +109,12 @@ async def find_user(username: str) -> User | None:
     # Names are unique ignoring case; the exact spelling wins if a race ever made two.
     return (await User.get_or_none(username=username)
             or await User.filter(username__iexact=username).first())
+
+
+async def delete_user(user_id: object) -> bool:
+    """Delete an account (its tokens and sessions go with it), signed out on every instance
+    at once; False if there was no such account."""
+    from mediahub.tokens import revoke_user
+
+    await revoke_user(user_id)  # not left to the database's cascade: every backend alike
+    return bool(await User.filter(id=user_id).delete())

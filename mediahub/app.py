@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,8 @@ async def start_services(app: Quart, *, run_jobs: bool | None = None) -> None:
     host.ledger = Ledger(host)
     host.bus = create_bus(settings)
     await host.bus.start()
+    host.signin_cache_follower = asyncio.create_task(host.signin_cache.follow(host.bus),
+                                                     name="mediahub-signin-cache")
     handlers: dict[str, Any] = {}
     for _, declared in host.plugins.call_sync("register_jobs"):
         handlers.update(declared)
@@ -143,6 +147,11 @@ async def stop_services(app: Quart) -> None:
         await host.scheduler.stop()
     if host.jobs:
         await host.jobs.stop()
+    follower, host.signin_cache_follower = host.signin_cache_follower, None
+    if follower is not None:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
     if host.bus:
         await host.bus.close()
     if host.storage:

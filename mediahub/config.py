@@ -69,6 +69,10 @@ class AuthSettings(Section):
     # guests behind one NAT must still get in; a script making accounts must not.
     guests_per_address_per_minute: int = Field(60, ge=0)
     failed_sign_ins_per_address_per_minute: int = Field(30, ge=0)
+    # A token or session found live is trusted this long without reading the database
+    # again (mediahub/signin_cache.py); every revocation of ours reaches every instance at
+    # once over the bus, any other change to the rows within this bound. 0 = always read.
+    sign_in_cache_seconds: float = Field(5.0, ge=0, le=60)
 
 
 class BusSettings(Section):

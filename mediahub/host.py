@@ -10,6 +10,7 @@ from quart import current_app
 
 from mediahub.config import Settings
 from mediahub.plugins import PluginHost
+from mediahub.signin_cache import SignInCache
 
 if TYPE_CHECKING:
     from mediahub.bus import Bus
@@ -32,6 +33,8 @@ class Host:
         self.scheduler: Scheduler | None = None
         self.secret_key = load_secret_key(settings)
         self.page_policy: str | None = None  # the pages' CSP, with the storage hosts (at start)
+        self.signin_cache = SignInCache(settings.auth.sign_in_cache_seconds)
+        self.signin_cache_follower = None  # the task forgetting what the bus announces
 
     def plugin_config(self, section: str) -> Any:
         return self.plugins.plugin_config(section)

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from mediahub import signin_cache
 from mediahub.config import AuthSettings
 from mediahub.errors import Unauthorized
 from mediahub.models import AuthToken, User, WebSession
@@ -88,13 +89,35 @@ async def issue_pair(user: User, auth: AuthSettings, *, family: str | None = Non
 
 
 async def access_token(secret: object, now: datetime | None = None) -> AuthToken | None:
-    """The live access token for `secret` (its user loaded), or None."""
+    """The live access token for `secret` (its user loaded), or None.
+
+    Remembered for a few seconds once found (mediahub.signin_cache); `now` (tests of
+    expiry) always asks the database.
+    """
     secret = usable_secret(secret)
     if secret is None:
         return None
-    return await AuthToken.get_or_none(
-        token_hash=digest(secret), kind=ACCESS, revoked=False,
-        expires_at__gt=now or utcnow()).select_related("user")
+
+    def query(key: str):
+        return AuthToken.get_or_none(token_hash=key, kind=ACCESS, revoked=False,
+                                     expires_at__gt=now or utcnow()).select_related("user")
+
+    return await _cached_lookup(signin_cache.ACCESS, digest(secret), now, query)
+
+
+async def _cached_lookup(kind: str, key: str, now: datetime | None, query):
+    """query(key) through the running app's sign-in cache (`now` given: the database only)."""
+    cache = signin_cache.current_cache() if now is None else None
+    if cache is None:
+        return await query(key)
+    found = cache.lookup(kind, key)
+    if found is not None:
+        return found
+    generation = cache.generation
+    found = await query(key)
+    if found is not None:
+        cache.store(kind, key, found, generation)
+    return found
 
 
 async def user_for_access_token(secret: object, now: datetime | None = None) -> User | None:
@@ -135,7 +158,15 @@ async def rotate_refresh_token(secret: object, auth: AuthSettings,
 
 
 async def revoke_family(family: str) -> None:
-    await AuthToken.filter(family=family).update(revoked=True)
+    await revoke_families({family})
+
+
+async def revoke_families(families: set[str]) -> None:
+    """Revoke every token of these families, then forget them on every instance."""
+    if not families:
+        return
+    await AuthToken.filter(family__in=sorted(families)).update(revoked=True)
+    await signin_cache.forget_everywhere(families=families)
 
 
 async def revoke_tokens(*secrets_: object) -> int:
@@ -148,9 +179,16 @@ async def revoke_tokens(*secrets_: object) -> int:
         token = await AuthToken.get_or_none(token_hash=digest(secret))
         if token is not None:
             families.add(token.family)
-    for family in families:
-        await revoke_family(family)
+    await revoke_families(families)
     return len(families)
+
+
+async def revoke_user(user_id: object) -> None:
+    """Sign a user out everywhere: every token revoked, every browser session closed (for a
+    changed password, a blocked or deleted account), on every instance at once."""
+    await AuthToken.filter(user_id=user_id).update(revoked=True)
+    await WebSession.filter(user_id=user_id).delete()
+    await signin_cache.forget_everywhere(users=[str(user_id)])
 
 
 # -- cookie sessions ----------------------------------------------------------------------
@@ -167,17 +205,23 @@ async def open_web_session(user: User, ttl: int, now: datetime | None = None) ->
 
 
 async def web_session_for(cookie: object, now: datetime | None = None) -> WebSession | None:
+    """The live session of this cookie (its user loaded), or None; remembered like tokens."""
     cookie = usable_secret(cookie)
     if cookie is None:
         return None
-    return await WebSession.get_or_none(
-        session_hash=digest(cookie), expires_at__gt=now or utcnow()).select_related("user")
+
+    def query(key: str):
+        return WebSession.get_or_none(session_hash=key,
+                                      expires_at__gt=now or utcnow()).select_related("user")
+
+    return await _cached_lookup(signin_cache.SESSION, digest(cookie), now, query)
 
 
 async def close_web_session(cookie: object) -> None:
     cookie = usable_secret(cookie)
     if cookie is not None:
         await WebSession.filter(session_hash=digest(cookie)).delete()
+        await signin_cache.forget_everywhere(digests=[digest(cookie)])
 
 
 async def purge_expired(now: datetime | float | None = None) -> dict[str, int]:

@@ -29,7 +29,7 @@ LAYERS = [
     ("services", ["mediahub.host", "mediahub.plugins", "mediahub.dispatch", "mediahub.hookspecs",
                   "mediahub.storage", "mediahub.ledger", "mediahub.bus", "mediahub.jobs",
                   "mediahub.job_*", "mediahub.scheduler", "mediahub.tokens", "mediahub.db",
-                  "mediahub.decoding", "mediahub.address_limits"]),
+                  "mediahub.decoding", "mediahub.address_limits", "mediahub.signin_cache"]),
     ("foundation", ["mediahub.config", "mediahub.errors", "mediahub.datatypes", "mediahub.ranges",
                     "mediahub.sniff", "mediahub.markers", "mediahub.models", "mediahub.media",
                     "mediahub.passwords", "mediahub.migration_lock", "mediahub.migrations",
