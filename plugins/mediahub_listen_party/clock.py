@@ -26,6 +26,10 @@ RTT_SLACK_MS = 4.0    # within this of the fastest round trip: error bound withi
 DEADBAND_MS = 8
 SEEK_MS = 250        # above this: a seek is cheaper than minutes of rate change
 RATE_HORIZON_S = 1.0  # a rate excursion plans to absorb the drift within ~1 s
+# Right after a start (a track boundary, a join, a seek) the error is read within ~0.1 s
+# and is steady, not noise: absorbed faster, at up to the same 5 %, so that a start that
+# landed 30 ms off costs a few tenths of a second of the new track, not two seconds.
+LANDING_HORIZON_S = 0.4
 MAX_RATE_DELTA = 0.05  # at most 5 % faster/slower: inaudible with pitch preserved
 MIN_RATE_DELTA = 0.002  # slower than this is not worth a rate change
 # Changing playbackRate moves the position by itself: in Chromium every change costs
@@ -42,7 +46,7 @@ def browser_policy() -> dict[str, float]:
     """The numbers party.js needs, in its own (camelCase) names: rendered into the party page."""
     return {"keepFastest": KEEP_FASTEST, "window": WINDOW, "rttSlackMs": RTT_SLACK_MS,
             "deadbandMs": DEADBAND_MS, "seekMs": SEEK_MS,
-            "rateHorizonS": RATE_HORIZON_S, "maxRateDelta": MAX_RATE_DELTA,
+            "rateHorizonS": RATE_HORIZON_S, "landingHorizonS": LANDING_HORIZON_S, "maxRateDelta": MAX_RATE_DELTA,
             "minRateDelta": MIN_RATE_DELTA, "rateJumpPriorMs": RATE_JUMP_PRIOR_MS,
             "jumpLearning": JUMP_LEARNING, "maxJumpMs": MAX_JUMP_MS, "goodMs": GOOD_MS,
             "mediumMs": MEDIUM_MS}
@@ -96,16 +100,18 @@ class Correction:
     duration_ms: float = 0.0
 
 
-def correction(drift_ms: float, jump_ms: float = RATE_JUMP_PRIOR_MS) -> Correction:
+def correction(drift_ms: float, jump_ms: float = RATE_JUMP_PRIOR_MS,
+               horizon_s: float = RATE_HORIZON_S) -> Correction:
     """What to do about a guest `drift_ms` ahead (+) or behind (-) the party position,
-    given that a rate change moves this guest's position by `jump_ms` on its own."""
+    given that a rate change moves this guest's position by `jump_ms` on its own, planning
+    to absorb it within about `horizon_s` (LANDING_HORIZON_S just after a start)."""
     size = abs(drift_ms)
     if size < DEADBAND_MS:
         return Correction("none")
     if size >= SEEK_MS:
         return Correction("seek")
     needed = -drift_ms - jump_ms  # what the excursion's tempo must add to the position
-    delta = min(MAX_RATE_DELTA, max(MIN_RATE_DELTA, abs(needed) / 1000.0 / RATE_HORIZON_S))
+    delta = min(MAX_RATE_DELTA, max(MIN_RATE_DELTA, abs(needed) / 1000.0 / horizon_s))
     rate = 1.0 + delta if needed > 0 else 1.0 - delta
     # The shortest excursion when the jump alone does (nearly) all the work.
     duration = max(100.0, abs(needed) / delta)

@@ -85,14 +85,15 @@ def test_party_page_runs_the_drift_policy_of_clock_py(page, live_server):
 
     drifts = [0, 3, -7.9, 8, -8, 12.5, -30, 60, -119, 200, 249.9, -250, 250, 1000, -5000]
     jumps = [clock.RATE_JUMP_PRIOR_MS, 0.0, -45.0, 15.0]
-    cases = [(drift, jump) for drift in drifts for jump in jumps]
-    answers = page.evaluate("""(cases) => cases.map(([drift, jump]) => {
-        const fix = window.party.correction(drift, jump);
+    horizons = [clock.RATE_HORIZON_S, clock.LANDING_HORIZON_S]
+    cases = [(drift, jump, horizon) for drift in drifts for jump in jumps for horizon in horizons]
+    answers = page.evaluate("""(cases) => cases.map(([drift, jump, horizon]) => {
+        const fix = window.party.correction(drift, jump, horizon);
         return [fix.action, fix.rate, fix.durationMs]; })""", cases)
-    for (drift, jump), (action, rate, duration) in zip(cases, answers, strict=True):
-        expected = asdict(clock.correction(drift, jump))
+    for (drift, jump, horizon), (action, rate, duration) in zip(cases, answers, strict=True):
+        expected = asdict(clock.correction(drift, jump, horizon))
         assert (action, rate, duration) == pytest.approx(
-            (expected["action"], expected["rate"], expected["duration_ms"])), (drift, jump)
+            (expected["action"], expected["rate"], expected["duration_ms"])), (drift, jump, horizon)
     assert {answer[0] for answer in answers} == {"none", "rate", "seek"}
 
     learning = [(None, 0.0, -30.0, 10.0), (-20.0, 5.0, -10.0, 4.0), (-20.0, 0.0, 90.0, 0.0),

@@ -162,6 +162,17 @@ def test_a_correction_plans_for_the_jump_a_rate_change_makes():
     assert planned.duration_ms >= 100
 
 
+def test_a_landing_is_absorbed_faster_at_the_same_top_rate():
+    steady = clock.correction(-10.0, jump_ms=-20.0)
+    landing = clock.correction(-10.0, jump_ms=-20.0, horizon_s=clock.LANDING_HORIZON_S)
+    for fix in (steady, landing):  # 10 ms behind, and the rate change costs 20 more
+        assert clock.excursion_effect_ms(fix.rate, fix.duration_ms) == pytest.approx(30.0)
+    assert steady.duration_ms == pytest.approx(1000.0)
+    assert landing.duration_ms == pytest.approx(30.0 / clock.MAX_RATE_DELTA)  # at the top rate
+    small = clock.correction(9.0, jump_ms=0.0, horizon_s=clock.LANDING_HORIZON_S)
+    assert small.duration_ms == pytest.approx(clock.LANDING_HORIZON_S * 1000)
+
+
 @pytest.mark.parametrize("true_jump", [0.0, -20.0, 12.0])
 @pytest.mark.parametrize("start", [14.0, -12.0, 100.0, -200.0, 249.0])
 def test_excursions_bring_any_drift_below_the_deadband_within_a_few_seconds(start, true_jump):

@@ -129,7 +129,7 @@
   // A timer fires late when the cores are busy (a boundary start landed ~80 ms late), so a
   // start is not one timer: aim AIM_EARLY_MS early, re-aim from the clock estimate as it is
   // then, and wait out the last SPIN_MS on the clock itself instead of trusting a timer.
-  var AIM_EARLY_MS = 400, SPIN_MS = 25, timers = { start: null, boundary: null };
+  var AIM_EARLY_MS = 400, SPIN_MS = 4, timers = { start: null, boundary: null, landing: null };
   // `instant()` is asked again at every step: the clock estimate and the learned latency
   // may have changed since the start was planned (the first boundary was planned at the
   // party's first start, before that start had taught the page its latency: ~80 ms late).
@@ -139,9 +139,9 @@
       var wait = instant() - serverNow();
       if (wait > AIM_EARLY_MS + SPIN_MS) { timers[slot] = setTimeout(aim, wait - AIM_EARLY_MS); return; }
       if (wait > SPIN_MS) { timers[slot] = setTimeout(aim, wait - SPIN_MS); return; }
-      var at = instant();
+      var at = instant(), spun = at - serverNow();  // < 0: the timer itself fired late
       while (serverNow() < at) { /* at most SPIN_MS: the start's precision */ }
-      run(at);
+      run(at, spun);
     })();
   }
 
@@ -160,11 +160,11 @@
       player.addEventListener("canplay", function () { warm(player, url); }, { once: true });
     }
     var token = plan, endsAt = state.endsAt;
-    atServerTime("boundary", function () { return endsAt - boundaryLatency(); }, function (aim) {
+    atServerTime("boundary", function () { return endsAt - boundaryLatency() - aheadMs(); }, function (aim, spun) {
       if (token !== plan) return;
-      aimedLatencyMs = endsAt - aim;
+      aimedLatencyMs = endsAt - aim; lateMs = serverNow() - aim;
       // For the curious (and the browser test): how late this page got to the instant.
-      crossings.push({ endsAt: endsAt, aimedMs: aimedLatencyMs, lateMs: serverNow() - aim });
+      crossings.push({ endsAt: endsAt, aimedMs: aimedLatencyMs, lateMs: lateMs, spunMs: spun });
       if (crossings.length > 20) crossings.shift();
       crossBoundary();
     });
@@ -183,7 +183,9 @@
       if (player !== audio && player.dataset.url === url) player.dataset.primed = url;
     }, function () { player.playbackRate = 1; });
   }
-  var primedLatencyMs = null, primedStart = false, aimedLatencyMs = 0;
+  // aimedLatencyMs: how early the last start was aimed; lateMs: how late the page then got
+  // to it (a timer under load, a preempted spin): the start's own latency is what is left.
+  var primedLatencyMs = null, primedStart = false, aimedLatencyMs = 0, lateMs = 0;
   function boundaryLatency() {
     var next = state.queue && state.queue[0];
     var primed = next && spare.dataset.primed === next.trackUrl && !spare.paused;
@@ -206,7 +208,7 @@
       wasSettling = true;  // learn how late this start lands, as for any start
       primedStart = audio.dataset.primed === after.trackUrl && !audio.paused;
       audio.playbackRate = 1;  // a primed spare starts here
-      if (primedStart) settleUntil = localNow() + SETTLE_MS; else start();
+      if (primedStart) { settleUntil = localNow() + SETTLE_MS; watchLanding(); } else start();
       finished.pause();
       render();
       planBoundary();
@@ -240,12 +242,16 @@
         audio.addEventListener(audio.seeking ? "seeked" : "canplay", ready, { once: true });
         return;
       }
-      var wait = startAt - serverNow() - startLatencyMs;
+      var wait = startAt - serverNow() - startLatencyMs - aheadMs();
       if (wait < 0) {  // the seek took longer than the lead: plan again with more
         if (state.playing) joinRunning(Math.min(2 * (leadMs || JOIN_LEAD_MS), 4000));
         return;
       }
-      atServerTime("start", function () { return startAt - startLatencyMs; }, function () { if (token === plan) start(); });
+      atServerTime("start", function () { return startAt - startLatencyMs - aheadMs(); }, function (at) {
+        if (token !== plan) return;
+        aimedLatencyMs = startAt - at; lateMs = serverNow() - at;
+        start();
+      });
     }
     ready();
   }
@@ -259,6 +265,7 @@
 
   function start() {
     settleUntil = localNow() + SETTLE_MS;
+    watchLanding();
     var playing = audio.play();
     if (playing && playing.catch) playing.then(function () {
       blocked = false; $("tap-to-sync").hidden = true;
@@ -267,6 +274,65 @@
         blocked = true; $("tap-to-sync").hidden = false;
       }
     });
+  }
+
+  // -- landing: where a start put the audio, read as soon as it holds still ------------------
+  // A start lands wherever the cores let it: under load the timer and play()/the rate change
+  // moved it by -40..+16 ms, and the latency learned at one boundary missed the next by up
+  // to 34 ms. Waiting SETTLE_MS and five 100 ms readings before a first correction kept that
+  // error for ~0.9 s and its correction took ~1 s more: most of a boundary's first 5 s. Yet
+  // once the element moves, its error against the party is steady to a millisecond within
+  // ~50 ms. So every start is read right away, every LAND_EVERY_MS, and corrected (and its
+  // latency learned) on the first LAND_READINGS readings that agree within LAND_SPREAD_MS.
+  // A rate change's own jump (-20 ms, but sometimes none at all just after a start) shows
+  // within ~0.1 s: so a start's correction is read the same way LAND_AFTER_RATE_MS after it
+  // ends, and corrected again if need be (LAND_ROUNDS in all), before the steady loop's
+  // slower rhythm takes over.
+  var LAND_EVERY_MS = 15, LAND_AFTER_MS = 40, LAND_READINGS = 4, LAND_SPREAD_MS = 2, LAND_GIVE_UP_MS = 700;
+  var LAND_AFTER_RATE_MS = 100, LAND_ROUNDS = 3;
+  var landing = null, landings = [];
+  function watchLanding(after) {  // after: the start's correction that just ended, if any
+    clearTimeout(timers.landing);
+    var token = plan, began = localNow(), seen = [];
+    landing = { began: began };
+    (function look() {
+      if (token !== plan || !state || !state.playing) { landing = null; return; }
+      var now = serverNow();
+      var due = after ? localNow() >= began + LAND_AFTER_RATE_MS : now >= state.serverTimestamp + LAND_AFTER_MS;
+      if (!audio.paused && !audio.seeking && due) {
+        seen.push((audio.currentTime - targetAt(now)) * 1000);
+        if (seen.length > LAND_READINGS) seen.shift();
+        var sorted = seen.slice().sort(function (a, b) { return a - b; });
+        if (seen.length === LAND_READINGS && sorted[sorted.length - 1] - sorted[0] <= LAND_SPREAD_MS) {
+          landing = null;
+          landed(median(seen), localNow() - began, after);
+          return;
+        }
+      }
+      if (localNow() - began > LAND_GIVE_UP_MS) {  // the steady loop takes over
+        landing = null;
+        if (after) settleUntil = localNow() + SETTLE_MS;
+        return;
+      }
+      timers.landing = setTimeout(look, LAND_EVERY_MS);
+    })();
+  }
+
+  function landed(drift, afterMs, after) {
+    var round = after ? after.round + 1 : 1;
+    landings.push({ driftMs: drift, afterMs: afterMs, primed: !after && primedStart, round: round });
+    if (landings.length > 30) landings.shift();
+    lastDrift = drift;
+    readings = [];
+    settleUntil = 0;
+    if (after) {  // what the correction's rate change did by itself
+      rateJump = learnRateJump(rateJump, after.before, drift, (after.rate - 1) * after.elapsedMs);
+      excursion = null;
+    } else {
+      learnLatency(drift);
+    }
+    act(drift, POLICY.landingHorizonS, round < LAND_ROUNDS ? round : 0);
+    showQuality();
   }
 
   [audio, spare].forEach(function (player) {
@@ -291,13 +357,13 @@
   // One rate excursion per correction (rate for a planned time, then back to 1): every
   // playbackRate change moves the position by itself (Chromium: about -20 ms), so a guest
   // learns its own jump and plans for it (clock.py: correction, learn_rate_jump).
-  function correction(driftMs, jumpMs) {
+  function correction(driftMs, jumpMs, horizonS) {
     var size = Math.abs(driftMs);
     if (size < POLICY.deadbandMs) return { action: "none", rate: 1, durationMs: 0 };
     if (size >= POLICY.seekMs) return { action: "seek", rate: 1, durationMs: 0 };
     var needed = -driftMs - jumpMs;
     var delta = Math.min(POLICY.maxRateDelta,
-                         Math.max(POLICY.minRateDelta, Math.abs(needed) / 1000 / POLICY.rateHorizonS));
+                         Math.max(POLICY.minRateDelta, Math.abs(needed) / 1000 / (horizonS || POLICY.rateHorizonS)));
     return { action: "rate", rate: needed > 0 ? 1 + delta : 1 - delta,
              durationMs: Math.max(100, Math.abs(needed) / delta) };
   }
@@ -309,17 +375,19 @@
   }
 
   var excursion = null, rateJump = null;
-  function startExcursion(fix, drift) {
+  // `round`: the correction of a start (1, 2...): its outcome is read at once, as a landing.
+  function startExcursion(fix, drift, round) {
     var token = plan, started = localNow();
-    var current = excursion = { rate: fix.rate, before: drift, elapsedMs: 0, ended: false };
+    var current = excursion = { rate: fix.rate, before: drift, elapsedMs: 0, ended: false, round: round || 0 };
     audio.playbackRate = fix.rate;
     setTimeout(function () {
       if (excursion !== current || token !== plan) return;  // a new state took over
       audio.playbackRate = 1;
       current.elapsedMs = localNow() - started;
       current.ended = true;
-      settleUntil = localNow() + SETTLE_MS;
       readings = [];
+      if (current.round) watchLanding(current);
+      else settleUntil = localNow() + SETTLE_MS;
     }, fix.durationMs);
   }
 
@@ -335,6 +403,7 @@
   }
   function correct() {
     if (!state || !state.playing || audio.paused || audio.seeking || clock.offset === null) return;
+    if (landing) return;  // a start being read: watchLanding decides
     if (excursion && !excursion.ended) return;  // readings at another rate are not comparable
     var now = serverNow();
     if (now < state.serverTimestamp) return;
@@ -352,22 +421,44 @@
                                (excursion.rate - 1) * excursion.elapsedMs);
       excursion = null;
     } else if (wasSettling) {
-      // First reading after a start or seek: learn how late they land.
-      wasSettling = false;
-      if (primedStart) {  // how late a primed start lands, learned like startLatencyMs
-        primedStart = false;
-        primedLatencyMs = Math.max(0, Math.min(300, aimedLatencyMs - drift * (primedLatencyMs === null ? 1 : 0.5)));
-      }
-      else startLatencyMs = Math.max(0, Math.min(300, startLatencyMs - drift * (starts++ ? 0.5 : 1)));
+      learnLatency(drift);  // first reading after a start or seek (one watchLanding missed)
     }
-    var fix = correction(drift, rateJump === null ? POLICY.rateJumpPriorMs : rateJump);
+    act(drift);
+  }
+
+  // How late a start landed (`drift` ms after the party: -) teaches the latency aimed for
+  // next time: a primed start's (a rate change) and a play()'s apart, they differ.
+  function learnLatency(drift) {
+    wasSettling = false;
+    // How long the element took to move once told (the page's own lateness is not the
+    // element's: learning it as latency made the next start early by as much).
+    var actual = Math.max(0, Math.min(300, aimedLatencyMs - lateMs - drift));
+    if (primedStart) {
+      primedStart = false;
+      primedLatencyMs = primedLatencyMs === null ? actual : primedLatencyMs + 0.5 * (actual - primedLatencyMs);
+    }
+    else startLatencyMs = starts++ ? startLatencyMs + 0.5 * (actual - startLatencyMs) : actual;
+  }
+
+  // Every rate change moves the position back by itself (`rateJump`, about -20 ms), so a
+  // start that lands ahead is corrected by little more than that jump (~0.1 s), while one
+  // that lands behind first falls further behind and then needs a second of catching up.
+  // So a start aims to land one jump ahead: a page that got there late (tens of ms under
+  // load) still lands ahead or inside the dead band, and one that did not is set right by
+  // its correction's jump.
+  function aheadMs() {
+    return Math.max(0, -(rateJump === null ? POLICY.rateJumpPriorMs : rateJump));
+  }
+
+  function act(drift, horizonS, round) {
+    var fix = correction(drift, rateJump === null ? POLICY.rateJumpPriorMs : rateJump, horizonS);
     if (fix.action !== "none") readings = [];  // judge the next second afresh
     if (fix.action === "seek") {
       audio.playbackRate = 1;
       plan += 1;
       joinRunning(JOIN_LEAD_MS);
     } else if (fix.action === "rate") {
-      startExcursion(fix, drift);
+      startExcursion(fix, drift, round);
     }
     showQuality();
   }
@@ -758,7 +849,7 @@
                    targetAt: function (ms) { return targetAt(ms); }, get audio() { return audio; },
                    get lastDrift() { return lastDrift; }, get me() { return me; },
                    get rateJump() { return rateJump; }, get role() { return role(); },
-                   get listeners() { return listeners; }, crossings: crossings, get reactions() { return reactionLog; },
+                   get listeners() { return listeners; }, crossings: crossings, landings: landings, get reactions() { return reactionLog; },
                    send: send, get blocked() { return blocked; },
                    policy: POLICY, estimateOffset: estimateOffset, correction: correction, learnRateJump: learnRateJump, quality: quality };
   connect();
