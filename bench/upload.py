@@ -1,6 +1,7 @@
 """Benchmark: an upload through mediahub's ingest path against a bare Hypercorn app and nginx.
 
     .venv/bin/python bench/upload.py [--size-mib 512] [--runs 3] [--dir /some/fs] [--form]
+                                     [--parallel N] [--processes K]
 
 Installs nginx with apt-get if it is missing. Starts nginx (its own config, a free loopback
 port, WebDAV `PUT` into a file) and `mediahub serve` (a temp data dir, `[plugins] dirs` =
@@ -10,6 +11,10 @@ fly) and prints both throughputs, the ratio (plus a bare ASGI app under Hypercor
 reads and drops the body: the ceiling of the server stack), and mediahub's peak RSS and its growth over the
 uploads (VmHWM). Each run uploads to every server in turn (interleaved); the best run of each
 counts and the spread of the per-run ratios is printed, with the machine's cores and load.
+With `--parallel N` each run sends N uploads at once to every server (the throughput is
+their bytes over the time until the last ends); with `--processes K` mediahub is K
+`mediahub serve --reuse-port` processes on one port and one data dir (the kernel spreads
+the connections), against one bare Hypercorn process: what a machine gets past one process.
 With `--form` mediahub gets the body as a browser sends it, the file part of a
 multipart/form-data form (`ingest_multipart`); the references get the raw body as before.
 Targets: >= 0.8x the bare Hypercorn app, RSS growth < 10 MiB (exit status 1 if missed); the
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -145,6 +151,41 @@ def put(port: int, path: str, total: int, form: bool = False) -> tuple[float, in
     return elapsed, status, response.partition(b"\r\n\r\n")[2]
 
 
+def put_many(port: int, path: str, total: int, count: int, form: bool = False
+             ) -> tuple[float, list[tuple[float, int, bytes]]]:
+    """`count` uploads at once (threads: sendall releases the GIL); (seconds until the last
+    answered, each one's result)."""
+    if count == 1:
+        result = put(port, path, total, form)
+        return result[0], [result]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(count) as pool:
+        results = list(pool.map(lambda _: put(port, path, total, form), range(count)))
+    return time.perf_counter() - started, results
+
+
+def listening(pid: int, port: int) -> bool:
+    """Whether the process holds a socket listening on the loopback port (/proc/net/tcp)."""
+    inodes = {fields[9] for fields in (line.split() for line in
+                                       Path("/proc/net/tcp").read_text().splitlines()[1:])
+              if fields[3] == "0A" and fields[1].endswith(f":{port:04X}")}
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            if os.readlink(fd).removeprefix("socket:[").rstrip("]") in inodes:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def wait_listening(process: subprocess.Popen, port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not listening(process.pid, port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"mediahub serve (pid {process.pid}) did not start listening")
+        time.sleep(0.1)
+
+
 def peak_rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -159,6 +200,9 @@ def main() -> int:
     parser.add_argument("--dir", default=None, help="where both servers write (default: a temp dir)")
     parser.add_argument("--form", action="store_true",
                         help="send mediahub the body as a multipart/form-data file part")
+    parser.add_argument("--parallel", type=int, default=1, help="uploads at once per run (default 1)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="mediahub serve --reuse-port processes on one port (default 1)")
     args = parser.parse_args()
     nginx = nginx_binary()
     total = args.size_mib * MiB
@@ -187,24 +231,32 @@ def main() -> int:
                 [nginx, "-c", str(nginx_config(work, nginx_port)), "-p", str(work)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             mediahub_cli = Path(sys.executable).with_name("mediahub")
-            processes.append(subprocess.Popen(
-                [str(mediahub_cli), "-c", str(config_file), "serve", "--host", "127.0.0.1",
-                 "--port", str(mediahub_port)],
-                stdout=subprocess.DEVNULL, stderr=open(work / "mediahub.log", "w")))
+            reuse = ["--reuse-port"] if args.processes > 1 else []
+            mediahub_processes = []
+            for number in range(args.processes):  # one by one: the first applies the migrations
+                mediahub_processes.append(subprocess.Popen(
+                    [str(mediahub_cli), "-c", str(config_file), "serve", "--host", "127.0.0.1",
+                     "--port", str(mediahub_port), *reuse],
+                    stdout=subprocess.DEVNULL, stderr=open(work / f"mediahub{number}.log", "w")))
+                processes.append(mediahub_processes[-1])
+                wait_listening(mediahub_processes[-1], mediahub_port)
             processes.append(subprocess.Popen(
                 [str(Path(sys.executable).with_name("hypercorn")), "--bind", f"127.0.0.1:{raw_port}",
                  "raw_asgi:app"], cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            raw_process = processes[-1]
             wait_for_port(nginx_port, processes[0])
-            wait_for_port(mediahub_port, processes[1])
-            wait_for_port(raw_port, processes[2])
-            mediahub_pid = processes[1].pid
+            wait_for_port(raw_port, raw_process)
+            mediahub_pids = [process.pid for process in mediahub_processes]
 
-            # Warm-up: imports, database, thread pool, the first ledger rows.
-            _, status, body = put(mediahub_port, route, 4 * MiB, args.form)
-            if status != 201:
-                raise RuntimeError(f"mediahub warm-up upload answered {status}: {body[:300]!r}")
+            # Warm-up: imports, database, thread pool, the first ledger rows (of each process).
+            for _ in range(2 * args.processes):
+                _, status, body = put(mediahub_port, route, 4 * MiB, args.form)
+                if status != 201:
+                    raise RuntimeError(f"mediahub warm-up upload answered {status}: {body[:300]!r}")
             put(nginx_port, "/upload/warmup.wav", 4 * MiB)
-            rss_before = peak_rss_kib(mediahub_pid)
+            rss_before = [peak_rss_kib(pid) for pid in mediahub_pids]
+            count = args.parallel
+            sent = count * total
 
             best = {"nginx": float("inf"), "mediahub": float("inf"), "raw": float("inf")}
             to_bare: list[float] = []
@@ -213,43 +265,49 @@ def main() -> int:
             print(f"body: {args.size_mib} MiB (WAV header + data{', as a form file part to mediahub' if args.form else ''}), "
                   f"{args.runs} run(s) each, "
                   f"written under {work}")
+            if count > 1 or args.processes > 1:
+                print(f"{count} upload(s) at once per run; mediahub: {args.processes} process(es) "
+                      f"on one port, the bare app: one process")
             for run in range(args.runs):
-                seconds, status, body = put(nginx_port, f"/upload/run{run}.wav", total)
-                if status not in (201, 204):
-                    raise RuntimeError(f"nginx answered {status}")
+                seconds, results = put_many(nginx_port, f"/upload/run{run}.wav", total, count)
+                if any(status not in (201, 204) for _, status, _ in results):
+                    raise RuntimeError(f"nginx answered {[status for _, status, _ in results]}")
                 (work / "nginx-root" / "upload" / f"run{run}.wav").unlink()
                 best["nginx"] = min(best["nginx"], seconds)
-                print(f"  nginx     run {run + 1}: {total / seconds / 1e6:8.0f} MB/s", flush=True)
-                cpu_before = process_cpu_seconds(processes[2].pid)
-                seconds, status, body = put(raw_port, "/", total)
-                cpu["raw"].append(process_cpu_seconds(processes[2].pid) - cpu_before)
-                if status != 201:
-                    raise RuntimeError(f"the bare ASGI app answered {status}")
+                print(f"  nginx     run {run + 1}: {sent / seconds / 1e6:8.0f} MB/s", flush=True)
+                cpu_before = process_cpu_seconds(raw_process.pid)
+                seconds, results = put_many(raw_port, "/", total, count)
+                cpu["raw"].append(process_cpu_seconds(raw_process.pid) - cpu_before)
+                if any(status != 201 for _, status, _ in results):
+                    raise RuntimeError("the bare ASGI app answered "
+                                       f"{[status for _, status, _ in results]}")
                 best["raw"] = min(best["raw"], seconds)
                 raw_seconds = seconds
-                print(f"  bare ASGI run {run + 1}: {total / seconds / 1e6:8.0f} MB/s, "
+                print(f"  bare ASGI run {run + 1}: {sent / seconds / 1e6:8.0f} MB/s, "
                       f"{cpu['raw'][-1]:.2f} s CPU", flush=True)
-                cpu_before = process_cpu_seconds(mediahub_pid)
-                seconds, status, body = put(mediahub_port, route, total, args.form)
-                cpu["mediahub"].append(process_cpu_seconds(mediahub_pid) - cpu_before)
-                if status != 201:
-                    raise RuntimeError(f"mediahub answered {status}: {body[:300]!r}")
-                stored = json.loads(body)
-                if stored["size"] != total:
-                    raise RuntimeError(f"mediahub stored {stored['size']} bytes, not {total}")
-                (work / "data" / "media" / stored["key"]).unlink()  # keep the disk free
+                cpu_before = sum(process_cpu_seconds(pid) for pid in mediahub_pids)
+                seconds, results = put_many(mediahub_port, route, total, count, args.form)
+                cpu["mediahub"].append(sum(process_cpu_seconds(pid) for pid in mediahub_pids)
+                                       - cpu_before)
+                for _, status, body in results:
+                    if status != 201:
+                        raise RuntimeError(f"mediahub answered {status}: {body[:300]!r}")
+                    stored = json.loads(body)
+                    if stored["size"] != total:
+                        raise RuntimeError(f"mediahub stored {stored['size']} bytes, not {total}")
+                    (work / "data" / "media" / stored["key"]).unlink()  # keep the disk free
                 best["mediahub"] = min(best["mediahub"], seconds)
                 to_bare.append(raw_seconds / seconds)
-                print(f"  mediahub  run {run + 1}: {total / seconds / 1e6:8.0f} MB/s, "
+                print(f"  mediahub  run {run + 1}: {sent / seconds / 1e6:8.0f} MB/s, "
                       f"{cpu['mediahub'][-1]:.2f} s CPU ({raw_seconds / seconds:.2f}x the bare app's run)",
                       flush=True)
 
-            rss_after = peak_rss_kib(mediahub_pid)
-            nginx_rate = total / best["nginx"] / 1e6
-            mediahub_rate = total / best["mediahub"] / 1e6
+            rss_after = [peak_rss_kib(pid) for pid in mediahub_pids]
+            nginx_rate = sent / best["nginx"] / 1e6
+            mediahub_rate = sent / best["mediahub"] / 1e6
             ratio = mediahub_rate / nginx_rate
-            growth = (rss_after - rss_before) / 1024
-            raw_rate = total / best["raw"] / 1e6
+            growth = max(after - before for before, after in zip(rss_before, rss_after)) / 1024
+            raw_rate = sent / best["raw"] / 1e6
             to_raw = mediahub_rate / raw_rate
             print(f"nginx     {nginx_rate:8.0f} MB/s")
             print(f"bare ASGI {raw_rate:8.0f} MB/s   ({raw_rate / nginx_rate:.2f}x nginx: the ceiling "
@@ -259,11 +317,11 @@ def main() -> int:
                   f"{'yes' if to_raw >= TARGET_RATIO else 'NO'}), {ratio:.2f}x nginx")
             # CPU per GiB (median run): what each server's own work costs, less moved by the
             # machine's load than the throughputs. mediahub's includes sha256 and the writes.
-            per_gib = {name: sorted(values)[len(values) // 2] * (1 << 30) / total
+            per_gib = {name: sorted(values)[len(values) // 2] * (1 << 30) / sent
                        for name, values in cpu.items()}
             print(f"CPU per GiB received (median run): bare ASGI {per_gib['raw']:.2f} s, mediahub "
                   f"{per_gib['mediahub']:.2f} s ({per_gib['raw'] / per_gib['mediahub']:.2f}x)")
-            print(f"mediahub peak RSS {rss_after / 1024:.1f} MiB, growth over the uploads "
+            print(f"mediahub peak RSS {max(rss_after) / 1024:.1f} MiB (the largest process), growth over the uploads "
                   f"{growth:.1f} MiB (target < {TARGET_GROWTH_MIB} MiB: "
                   f"{'yes' if growth < TARGET_GROWTH_MIB else 'NO'})")
             checks = [("upload / bare", to_raw >= TARGET_RATIO), ("RSS", growth < TARGET_GROWTH_MIB)]
