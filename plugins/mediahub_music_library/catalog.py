@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mediahub import BadRequest
 from mediahub_music_library.models import MusicTrack
-from mediahub_music_library.queries import fetch, matches, page, paged, track_matches
+from mediahub_music_library.queries import fetch, matches, page, paged, track_page
 from mediahub_music_library.rows import (ALBUM_COLUMNS, ARTIST_COLUMNS, TRACK_COLUMNS,
                                          album_from_row, artist_from_row, track_from_row)
 from mediahub_music_library.shapes import Album, Artist, Folder, Genre, SearchResult, Track
@@ -251,9 +251,9 @@ class Catalog:
             result.albums = await self._albums(viewer, where=match, where_params=params, limit=limit, offset=offset)
         limit, offset = page(song_count, song_offset, default=20)
         if limit:
-            match, params = await track_matches(query)
-            result.tracks = await self._tracks(viewer, where=match, where_params=params,
-                                               order="t.sort_title, t.id", limit=limit, offset=offset)
+            where, params = await track_page(*viewer.clause("t"), query, limit, offset)
+            result.tracks = await self._tracks(viewer, where=where, where_params=params,
+                                               order="t.sort_title, t.id")
         return result
 
     # -- media (streaming.py and covers.py serve the bytes) -----------------------------------

@@ -119,3 +119,31 @@ async def track_matches(query: str) -> tuple[str, list]:
     counted = await fetch("SELECT COUNT(*) AS n FROM (SELECT rowid FROM music_tracks_fts"
                           " WHERE music_tracks_fts MATCH ? LIMIT ?)", params + [SORT_MATCHES_LIMIT])
     return ("+" + match if counted[0]["n"] >= SORT_MATCHES_LIMIT else match), params
+
+
+# Tracks whose text fits a B-tree entry with its vector (migration 0007's partial index).
+SHORT_TEXT = ("(length(t.search_vector) <= 64 AND octet_length(t.search_text) <= 600"
+              " AND octet_length(t.sort_title) <= 400)")
+TITLE_ORDER = "t.sort_title, t.id"
+
+
+async def track_page(visible: str, visible_params: list, query: str, limit: int,
+                     offset: int) -> tuple[str, list]:
+    """`(where, params)`: the tracks of a search's page, in title order (catalog._tracks).
+
+    PostgreSQL walks the title index checking each track's vector until the page is full;
+    from migration 0007's index alone for the tracks whose text is short (nearly all), from
+    an index of its own for the others, the two branches merged in title order. SQLite
+    takes track_matches' plan.
+    """
+    match, params = await track_matches(query)
+    if not (is_postgres() and params):
+        return paged("t.id", "music_tracks t", f"{visible} AND {match}", visible_params + params,
+                     TITLE_ORDER, limit, offset)
+    def branch(size: str) -> str:
+        return (f"(SELECT t.id, t.sort_title FROM music_tracks t WHERE {size} AND {visible}"
+                f" AND {match} ORDER BY {TITLE_ORDER} LIMIT ?)")
+
+    per_branch = visible_params + params + [limit + offset]
+    return (f"t.id IN (SELECT id FROM ({branch(SHORT_TEXT)} UNION ALL {branch(f'NOT {SHORT_TEXT}')})"
+            " found ORDER BY sort_title, id LIMIT ? OFFSET ?)", per_branch + per_branch + [limit, offset])

@@ -87,3 +87,30 @@ async def test_the_title_walk_reads_visibility_from_its_index(mediahub_app_facto
             f"EXPLAIN QUERY PLAN SELECT t.id FROM music_tracks t WHERE {visible}"
             " ORDER BY t.sort_title, t.id LIMIT 500 OFFSET 45000", params)
         assert any("COVERING INDEX" in row["detail"] for row in plan), plan
+
+
+async def test_postgres_track_search_walks_an_index_with_the_vectors(mediahub_app_factory,
+                                                                    postgres_url):
+    """Migration 0007: the title walk of a track search reads the vectors from its index,
+    for the tracks whose text fits a B-tree entry; the others have an index of their own,
+    and a track with a long text is still stored and found."""
+    from tortoise import Tortoise
+
+    from mediahub_music_library.models import MusicAlbum, MusicArtist, MusicTrack
+
+    await mediahub_app_factory(overrides={"database": {"url": postgres_url}})
+    connection = Tortoise.get_connection("default")
+    indexes = {row["indexname"]: row["indexdef"] for row in await connection.execute_query_dict(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'music_tracks'")}
+    assert "INCLUDE (present, folder_id, owner_id, shared, search_vector) WHERE" in \
+        indexes["music_tracks_title_words"]
+    assert "WHERE (NOT" in indexes["music_tracks_title_long"]
+    artist = await MusicArtist.create(id="ar-1", key="a", name="A", sort_name="a")
+    album = await MusicAlbum.create(id="al-1", key="a\nx\n", name="X", sort_name="x", artist=artist,
+                                    artist_name="A")
+    credits = " ".join(f"performer{k}" for k in range(2000))  # a 20 kB text
+    await MusicTrack.create(id="tr-1", fingerprint="1", title="Long", sort_title="long",
+                            search_text=f"long {credits}", album=album, artist=artist, artist_name="A")
+    rows = await connection.execute_query_dict(
+        "SELECT id FROM music_tracks WHERE search_vector @@ to_tsquery('simple', 'performer1999:*')")
+    assert [row["id"] for row in rows] == ["tr-1"]

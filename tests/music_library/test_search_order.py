@@ -21,6 +21,17 @@ async def fill(folder_id: int, count: int) -> None:
                    search_text=f"{title.lower()} a x", album_id=album.id, artist_id=artist.id,
                    artist_name="A", present=n % 50 != 3)  # a few gone files: never listed
         for n, title in enumerate(titles)], batch_size=500)
+    # Tracks with a long text (hundreds of credited artists): PostgreSQL finds them through
+    # an index of their own (migration 0007), and they must sort in among the others.
+    for n, title in enumerate(LONG_TITLES):
+        credits = " ".join(f"artist{k} ensemble{k * 7}" for k in range(300))
+        await MusicTrack.create(id=f"tr-long-{n}", folder_id=folder_id, rel_path=f"long{n}.mp3",
+                                path_key=f"long{n}", fingerprint=f"long{n}", title=title,
+                                sort_title=title.lower(), search_text=f"{title.lower()} {credits} x",
+                                album_id=album.id, artist_id=artist.id, artist_name="A")
+
+
+LONG_TITLES = ["Night 00045 Long", "Quiet Long"]
 
 
 async def test_search_pages_are_in_title_order_for_many_and_few_matches(mediahub_app_factory,
@@ -39,14 +50,18 @@ async def test_search_pages_are_in_title_order_for_many_and_few_matches(mediahub
         await fill(folder.id, count)
         user = await User.create(username="reader", password_hash="x")
         catalog = await first_result("music_catalog")
-        visible = sorted(f"Night {(n * 7919) % count:05d}" for n in range(count) if n % 50 != 3)
+        visible = sorted([f"Night {(n * 7919) % count:05d}" for n in range(count) if n % 50 != 3]
+                         + ["Night 00045 Long"])
 
         many = await catalog.search(user, "nig", song_count=30, song_offset=40)
         assert [t.title for t in many.tracks] == visible[40:70]
-        few = await catalog.search(user, "quiet", song_count=2)
-        assert [t.title for t in few.tracks] == ["Quiet Apple", "Quiet Mango"]
+        assert "Night 00045 Long" in visible[40:70]
+        few = await catalog.search(user, "quiet", song_count=3)
+        assert [t.title for t in few.tracks] == ["Quiet Apple", "Quiet Long", "Quiet Mango"]
         both = await catalog.search(user, "quiet zeb")
         assert [t.title for t in both.tracks] == ["Quiet Zebra"]
+        credited = await catalog.search(user, "ensemble2093")  # a word far into a long text
+        assert [t.title for t in credited.tracks] == ["Night 00045 Long", "Quiet Long"]
         everything = await catalog.search(user, "", song_count=5)
         assert [t.title for t in everything.tracks] == visible[:5]
         assert (await catalog.search(user, "nightx")).tracks == []
