@@ -47,11 +47,14 @@ class Catalog:
         if folder_id is not None:
             visible += " AND t.folder_id = ?"
             params = params + [folder_id]
+        # Is one of the artist's tracks or albums visible: scalar subqueries stopping at the
+        # first, not EXISTS, which PostgreSQL may turn into one hash of every visible track of
+        # every artist (85 ms for the prefix "si" on 50,000 tracks, against 1.3 ms).
         where, where_params = [
-            f"(EXISTS (SELECT 1 FROM music_track_artists l JOIN music_tracks t ON t.id = l.track_id"
-            f" WHERE l.artist_id = ar.id AND {visible}) OR EXISTS (SELECT 1 FROM music_albums a"
-            f" JOIN music_tracks t ON t.album_id = a.id WHERE a.artist_id = ar.id AND {visible}))"],\
-            params + params
+            "COALESCE((SELECT 1 FROM music_track_artists l JOIN music_tracks t ON t.id = l.track_id"
+            f" WHERE l.artist_id = ar.id AND {visible} LIMIT 1), (SELECT 1 FROM music_albums a"
+            f" JOIN music_tracks t ON t.album_id = a.id WHERE a.artist_id = ar.id AND {visible}"
+            " LIMIT 1)) IS NOT NULL"], params + params
         if artist_id is not None:
             where.append("ar.id = ?")
             where_params.append(artist_id)
