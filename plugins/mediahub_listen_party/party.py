@@ -273,7 +273,7 @@ async def pause_if_host_gone(code: str, host_id: str) -> bool:
         await commit(party, state, new)
     except ProtocolError:
         return False  # someone acted meanwhile: the party is not abandoned
-    await current_host().bus.publish(channel(code), protocol.state_message("PAUSE", new,
+    await current_host().bus.publish(channel(code), protocol.state_message("PAUSE", new, queue=False,
                                                                            reason="host_away"))
     return True
 

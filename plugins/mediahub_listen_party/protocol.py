@@ -396,10 +396,20 @@ def public_entry(entry: dict) -> dict[str, Any]:
     return {key: entry.get(key) for key in PUBLIC_ENTRY if entry.get(key) is not None}
 
 
-def state_message(kind: str, state: PartyState, **extra: Any) -> dict[str, Any]:
+# The state messages that always carry the queue's entries: the snapshot, and those about
+# the queue. Every other one carries them only when it changed the queue, and always
+# `queueIds` (the entry ids in order, ~10 B each against ~250 B an entry): a client holding
+# entries for those ids is up to date, one that is not (its inbox dropped a QUEUE_CHANGED)
+# reconnects for a snapshot.
+QUEUE_FRAMES = frozenset({"SNAPSHOT", "QUEUE_CHANGED", "TRACK_ADVANCED"})
+
+
+def state_message(kind: str, state: PartyState, *, queue: bool = True, **extra: Any) -> dict[str, Any]:
     """A server message: the seed's fields (`serverTimestamp`, `positionSec`, track) plus the
-    whole versioned state, so any message brings a client fully up to date."""
+    whole versioned state, so any message brings a client up to date; the queue's entries
+    only if `queue` (see QUEUE_FRAMES), their ids always."""
     track = state.track or {}
+    entries = {"queue": [public_entry(entry) for entry in state.queue]} if queue else {}
     return {"t": kind, "version": state.version, "serverTimestamp": state.anchor_ms,
             "positionSec": state.position_sec, "playing": state.playing,
             "trackId": track.get("trackId"), "trackUrl": track.get("trackUrl"),
@@ -407,7 +417,7 @@ def state_message(kind: str, state: PartyState, **extra: Any) -> dict[str, Any]:
             "entryId": track.get("entryId"), "durationSec": track.get("durationSec"),
             "coverUrl": track.get("coverUrl"), "addedByName": track.get("addedByName"),
             "endsAt": ends_at(state), "finished": state.finished,
-            "queue": [public_entry(entry) for entry in state.queue],
+            **entries, "queueIds": [entry["entryId"] for entry in state.queue],
             "cohosts": list(state.cohosts),
             "permissions": {"guestsControl": state.guests_control, "guestsAdd": state.guests_add,
                             "skipShare": state.skip_share},
@@ -417,12 +427,21 @@ def state_message(kind: str, state: PartyState, **extra: Any) -> dict[str, Any]:
 def apply_command(state: PartyState, message: dict[str, Any], user_id: str, now_ms: float,
                   lead_ms: float, track: dict | None = None,
                   listeners: int = 1) -> tuple[PartyState, dict[str, Any]]:
-    """A command applied to `state`: the new state and the message every member gets.
+    """A command applied to `state`: the new state and the message every member gets (the
+    queue's entries in it only if it is a queue frame or changed the queue).
 
     `track` is the server's own description of `trackId` (looked up by the caller, with
     its queue `entryId`), never what the client claimed; `listeners` is how many members
     are online (for votes).
     """
+    new, outgoing = _apply_command(state, message, user_id, now_ms, lead_ms, track, listeners)
+    if outgoing["t"] not in QUEUE_FRAMES and new.queue == state.queue:
+        del outgoing["queue"]
+    return new, outgoing
+
+
+def _apply_command(state: PartyState, message: dict[str, Any], user_id: str, now_ms: float,
+                   lead_ms: float, track: dict | None, listeners: int) -> tuple[PartyState, dict[str, Any]]:
     kind = message["t"]
     action = ACTION.get(kind)
     if action is None:

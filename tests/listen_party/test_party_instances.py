@@ -174,7 +174,7 @@ def order(state: dict) -> list[str]:
 
 
 def entries(state: dict) -> list[str]:
-    return [entry["entryId"] for entry in state["queue"]]
+    return list(state["queueIds"])  # every state message has them; the entries only queue frames
 
 
 async def test_queue_changes_and_reactions_on_one_instance_reach_guests_on_the_other(party):
@@ -215,7 +215,7 @@ async def test_queue_changes_and_reactions_on_one_instance_reach_guests_on_the_o
     await host.send(t="SET_ROLE", version=removed["version"], memberId=bob.you, role="cohost")
     roles = await bob.next("ROLES_CHANGED")
     assert roles["cohosts"] == [bob.you] and roles["version"] == removed["version"] + 1
-    await bob.send(t="QUEUE_MOVE", version=roles["version"], entryId=roles["queue"][1]["entryId"],
+    await bob.send(t="QUEUE_MOVE", version=roles["version"], entryId=roles["queueIds"][1],
                    toIndex=0)
     reordered = await host.next("QUEUE_CHANGED", lambda m: m["version"] == roles["version"] + 1)
     assert order(reordered) == [third, mine]

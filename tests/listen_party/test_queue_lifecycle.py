@@ -141,7 +141,8 @@ async def test_a_reconnecting_guest_gets_the_queue_as_it_is_now(party):
             before = await receive(bob, "SNAPSHOT")
             assert track_ids(before) == [second, third]
         # Bob's connection drops; meanwhile the host reorders and removes.
-        await send(host, t="QUEUE_MOVE", version=play["version"], entryId=play["queue"][1]["entryId"],
+        assert "queue" not in play  # PLAY left the queue as it was: its ids only
+        await send(host, t="QUEUE_MOVE", version=play["version"], entryId=play["queueIds"][1],
                    toIndex=0)
         moved = await until(host, "QUEUE_CHANGED")
         await send(host, t="QUEUE_REMOVE", version=moved["version"], entryId=moved["queue"][1]["entryId"])
@@ -173,12 +174,15 @@ async def test_the_host_hands_off_the_queue_and_the_new_host_runs_it(party):
         await send(host, t="HOST_HANDOFF", version=play["version"], memberId=bob_id)
         handed = await until(carol, "HOST_CHANGED")
         # The queue goes along untouched, with who added each entry; playback does not stop.
-        assert handed["hostId"] == bob_id and handed["queue"] == play["queue"]
-        assert [e["addedBy"] for e in handed["queue"]] == [alice_id, alice_id, bob_id]
+        assert handed["hostId"] == bob_id and "queue" not in handed
+        assert handed["queueIds"] == play["queueIds"] == [e["entryId"] for e in queued["queue"]]
+        assert [e["addedBy"] for e in queued["queue"]] == [alice_id, alice_id, bob_id]
+        async with socket(party, "carol") as reloaded:  # a page that (re)joins gets it all
+            assert (await receive(reloaded, "SNAPSHOT"))["queue"] == queued["queue"]
         assert handed["playing"] and handed["serverTimestamp"] == play["serverTimestamp"]
         assert (await until(bob, "MEMBERS"))["members"]  # the new host's feed starts
         # The new host reorders, promotes and skips; the old host is a guest now.
-        await send(bob, t="QUEUE_MOVE", version=handed["version"], entryId=handed["queue"][2]["entryId"],
+        await send(bob, t="QUEUE_MOVE", version=handed["version"], entryId=handed["queueIds"][2],
                    toIndex=0)
         moved = await until(carol, "QUEUE_CHANGED")
         assert track_ids(moved) == [bob_track, second, third]

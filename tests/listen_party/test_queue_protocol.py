@@ -233,3 +233,27 @@ def test_reactions_are_a_fixed_set_and_members_never_see_server_side_keys():
     message = protocol.state_message("SNAPSHOT", party(track=entry(1), queue=(entry(2),)))
     assert "media_id" not in json.dumps(message)
     assert message["entryId"] == "e1" and message["queue"][0]["addedByName"] == "Host"
+
+
+# -- the queue in state messages ------------------------------------------------------------
+
+
+def test_only_queue_frames_and_queue_changes_carry_the_entries():
+    queued = tuple(entry(n) for n in range(2, 12))
+    state = party(track=entry(1), queue=queued, playing=False, anchor_ms=0)
+    ids = [e["entryId"] for e in queued]
+    _, play = run(state, "host", "HOST_PLAY", version=1)
+    _, roles = run(state, "host", "SET_ROLE", version=1, memberId="guest", role="cohost")
+    for message in (play, roles):  # the queue as it was: its ids, not its entries
+        assert "queue" not in message and message["queueIds"] == ids
+    # A queue change, a boundary and a snapshot carry every entry (and their ids).
+    _, moved = run(state, "host", "QUEUE_MOVE", version=1, entryId="e11", toIndex=0)
+    assert [e["entryId"] for e in moved["queue"]] == moved["queueIds"] == ["e11", *ids[:-1]]
+    _, skipped = run(state, "host", "SKIP", version=1)
+    assert skipped["t"] == "TRACK_ADVANCED" and skipped["queueIds"] == ids[1:]
+    assert len(skipped["queue"]) == 9
+    snapshot = protocol.state_message("SNAPSHOT", state)
+    assert [e["entryId"] for e in snapshot["queue"]] == snapshot["queueIds"] == ids
+    # With ten entries waiting, a PLAY is a fraction of the queue frame's size.
+    size = lambda message: len(json.dumps(message, separators=(",", ":")))  # noqa: E731
+    assert size(play) * 3 < size(moved)

@@ -129,7 +129,9 @@ async def test_the_next_track_starts_on_the_instant_the_last_ends_and_its_upload
         await send(host, t="HOST_PLAY", version=queued["version"])
         play = await receive(bob, "PLAY")
         assert play["endsAt"] == play["serverTimestamp"] + 500
-        assert play["queue"][0]["trackId"] == second["trackId"]  # known ahead: pages preload it
+        # Known ahead (pages preload it): from the queue frame, named by id in the PLAY.
+        assert queued["queue"][0]["trackId"] == second["trackId"] and "queue" not in play
+        assert play["queueIds"] == [queued["queue"][0]["entryId"]]
         # The room's timer commits the boundary: the next track at 0 exactly from endsAt.
         advanced = await receive(bob, "TRACK_ADVANCED", timeout=5)
         assert advanced["trackId"] == second["trackId"] and advanced["positionSec"] == 0

@@ -86,9 +86,31 @@
     return s;
   }
 
+  // State messages carry the queue's entries only when the queue changed (and in SNAPSHOT,
+  // QUEUE_CHANGED, TRACK_ADVANCED), its ids always: the page keeps the entries it was last
+  // sent and puts them in the ids' order. An id it has no entry for means a queue frame never
+  // reached it (a slow socket's inbox drops the oldest): it reconnects for a snapshot.
+  var entries = {}, resyncing = false;
+  function withQueue(message) {
+    if (message.queue) {
+      entries = {};
+      message.queue.forEach(function (entry) { entries[entry.entryId] = entry; });
+      return message;
+    }
+    if (!message.queueIds) return message;
+    var queue = message.queueIds.map(function (id) { return entries[id]; });
+    if (queue.indexOf(undefined) >= 0) {
+      queue = queue.filter(Boolean);
+      if (!resyncing && socket) { resyncing = true; socket.close(4000, "queue out of date"); }
+    }
+    return Object.assign({}, message, { queue: queue });
+  }
+
   function adopt(message) {
     if (ended) return;
     if (state && message.version <= state.version && message.t !== "SNAPSHOT") return;
+    if (message.t === "SNAPSHOT") resyncing = false;
+    message = withQueue(message);
     var previous = state;
     if (message.you) me = message.you;
     if (message.listeners !== undefined) listeners = message.listeners;
@@ -850,7 +872,7 @@
                    get lastDrift() { return lastDrift; }, get me() { return me; },
                    get rateJump() { return rateJump; }, get role() { return role(); },
                    get listeners() { return listeners; }, crossings: crossings, landings: landings, get reactions() { return reactionLog; },
-                   send: send, get blocked() { return blocked; },
+                   send: send, get blocked() { return blocked; }, get resyncing() { return resyncing; },
                    policy: POLICY, estimateOffset: estimateOffset, correction: correction, learnRateJump: learnRateJump, quality: quality };
   connect();
 })();
