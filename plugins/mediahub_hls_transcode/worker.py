@@ -27,6 +27,8 @@ INIT_TYPE = "video/mp4"
 FIRST_PUBLISH_INTERVAL = 0.5
 PUBLISH_INTERVAL = 2.0
 DOWNLOAD_CHUNK = 1024 * 1024
+# Segments stored at once while publishing (each put waits on the disk, not the CPU).
+STORE_AT_ONCE = 8
 
 
 async def transcode_job(ctx, payload: dict) -> dict:
@@ -158,6 +160,7 @@ class Publisher:
         self.stored: dict[str, set[str]] = {r.name: set() for r in renditions}
         self.playlists: dict[str, str] = {}
         self.master_stored = False
+        self.storing = asyncio.Semaphore(STORE_AT_ONCE)
 
     async def publish(self, final: bool = False) -> float:
         """Store new segments and playlists; returns the shortest rendition's listed duration."""
@@ -182,13 +185,18 @@ class Publisher:
             return 0.0
         playlist = parse_media_playlist(text)
         names = ([playlist.init] if playlist.init else []) + [name for name, _ in playlist.segments]
-        for name in names:
-            if name in self.stored[rendition.name]:
-                continue
-            data = await asyncio.to_thread((folder / name).read_bytes)
-            content_type = INIT_TYPE if name == playlist.init else SEGMENT_TYPE
-            await self.put(store.hls_key(self.track, f"{rendition.name}/{name}"), data, content_type)
+
+        async def store_file(name: str) -> None:
+            async with self.storing:
+                data = await asyncio.to_thread((folder / name).read_bytes)
+                content_type = INIT_TYPE if name == playlist.init else SEGMENT_TYPE
+                await self.put(store.hls_key(self.track, f"{rendition.name}/{name}"), data, content_type)
             self.stored[rendition.name].add(name)
+
+        # Stored side by side, not one after the other: each put waits for its fsyncs (two
+        # per object on local disk), and ffmpeg writes ~9 segments per second per rendition,
+        # so the final publish found ~40 waiting to be stored one by one after ffmpeg ended.
+        await gather_all([store_file(name) for name in names if name not in self.stored[rendition.name]])
         if playlist.segments:
             published = as_vod(text) if final else as_event(text)
             if self.playlists.get(rendition.name) != published:
@@ -202,3 +210,12 @@ class Publisher:
             yield data
 
         await self.storage.put(key, once(), content_type, len(data))
+
+
+async def gather_all(coroutines: list) -> None:
+    """Run them all at once; if one fails, wait for the others to end, then raise its error
+    (no put is left running behind a failed publish)."""
+    results = await asyncio.gather(*coroutines, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
