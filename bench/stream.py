@@ -41,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (ensure_debian_tools, free_port, machine_line, spread,  # noqa: E402
                      stop_processes, verdict, wait_for_port)
 
+# What nginx must add itself to the files it sends for mediahub (docs/nginx.md).
+from mediahub.security_headers import RESOURCE_POLICY  # noqa: E402
+
 MiB = 1024 * 1024
 FILE_SIZE = 64 * MiB
 KEY = "bench/big.bin"
@@ -144,7 +147,12 @@ def nginx_config(work: Path, port: int, root: Path, workers: int,
                     proxy_set_header Connection "";
                     proxy_buffering off;
                 }}
-                location /_mediahub_files/ {{ internal; alias {root}/; }}
+                location /_mediahub_files/ {{
+                    internal;
+                    alias {root}/;
+                    add_header X-Content-Type-Options nosniff always;
+                    add_header Content-Security-Policy "{RESOURCE_POLICY}" always;
+                }}
             }}"""
     config = work / "nginx.conf"
     config.write_text(textwrap.dedent(f"""

@@ -188,19 +188,21 @@ async def stat_and_plan(backend, key: str, method: str, headers: Mapping[str, st
 
     With a backend's optional fast paths: `stat_and_open` (open_cached=True) gives an open
     file whose bytes are all cached, to sendfile (a CachedFile the caller must close), or a
-    small body it read; `stat_and_read` reads a small body in the same thread hop."""
+    small body it read; `stat_and_read` reads a small body in the same thread hop. Without
+    a body to read (read_small=False: nginx sends it), `stat_and_open` stats on the loop
+    (open + fstat, as for every other /media/ request) instead of a thread hop per request."""
     plans: list[ResponsePlan] = []
 
     def choose(stat: ObjectStat) -> tuple[int, int] | None:
         plan = plan_response(method, headers, stat)
         plans.append(plan)
-        if not plan.send_body or method == "HEAD":
+        if not read_small or not plan.send_body or method == "HEAD":
             return None
         span = plan.byte_range or ByteRange(0, stat.size - 1)
         return span.start, span.end
 
     body: bytes | CachedFile | None = None
-    opener = getattr(backend, "stat_and_open", None) if open_cached and read_small else None
+    opener = getattr(backend, "stat_and_open", None) if open_cached or not read_small else None
     fast = getattr(backend, "stat_and_read", None) if read_small else None
     try:
         if opener is not None:
@@ -255,10 +257,14 @@ def _header_name(name: str) -> bytes:
 
 
 async def send_accel_redirect(send, plan: ResponsePlan, location: str) -> None:
+    # nginx redoes Range and the lengths for the file it sends. The hand-off itself is an
+    # empty body of Content-Length 0: without a length h11 would frame it chunked, a second
+    # write (the last chunk) and more header work per request (measured: ~35% of its CPU).
     keep = [(n, v) for n, v in plan.headers
             if n not in ("Content-Length", "Content-Range", "Accept-Ranges")]
     await send({"type": "http.response.start", "status": 200,
-                "headers": _encode(keep + [("X-Accel-Redirect", location)])})
+                "headers": _encode(keep + [("Content-Length", "0"),
+                                           ("X-Accel-Redirect", location)])})
     await send({"type": "http.response.body", "body": b""})
 
 

@@ -151,6 +151,14 @@ async def test_x_accel_redirect_hands_the_download_to_nginx(mediahub_app_factory
     assert response.headers["X-Accel-Redirect"] == "/_mediahub_files/tracks/a.mp3"
     assert response.headers["Content-Type"] == "audio/mpeg"
     assert await response.get_data() == b""
+    # An empty body of known length (not chunked): nginx sends the file with its own.
+    assert response.headers["Content-Length"] == "0"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # Conditional requests are still answered here (the stat is mediahub's, on the loop).
+    again = await app.test_client().get(url, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and "X-Accel-Redirect" not in again.headers
+    missing = await app.test_client().get(await storage.url("tracks/none.mp3", 60))
+    assert missing.status_code == 404 and "X-Accel-Redirect" not in missing.headers
     # The signature is still checked before nginx is asked to serve anything.
     bad = await app.test_client().get(url.replace("sig=", "sig=f"))
     assert bad.status_code == 403
