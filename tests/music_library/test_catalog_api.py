@@ -56,15 +56,13 @@ BAD_PARAMETERS = ["/api/music/albums?type=best", "/api/music/albums?size=501",
 
 
 async def test_status_and_an_admins_rescan(music):
-    from mediahub.models import User
-
     client = music.client
     status = await get(client, "/api/music/status", music.alice)
     assert status["tracks"] == 7 and status["albums"] == 5 and status["scanning"] is False
     assert status["transcoding"] == 0
     refused = await client.post("/api/music/scan", headers=music.alice)
     assert refused.status_code == 403
-    await User.filter(username="alice").update(is_admin=True)
+    await _set_admin(music.app, "alice", True)
     started = await client.post("/api/music/scan", headers=music.alice)
     assert started.status_code == 202
     deadline = asyncio.get_running_loop().time() + 20
@@ -73,4 +71,16 @@ async def test_status_and_an_admins_rescan(music):
         await asyncio.sleep(0.05)
     last = (await get(client, "/api/music/status", music.alice))["lastScan"]
     assert last["reason"] == "admin" and last["seen"] == 7 and last["added"] == 0
-    await User.filter(username="alice").update(is_admin=False)
+    await _set_admin(music.app, "alice", False)
+
+
+async def _set_admin(app, username: str, admin: bool) -> None:
+    """A role changed by hand in the database: signed-in requests see it once the sign-in
+    cache forgets the user (at once here; a server would within its TTL)."""
+    from mediahub.models import User
+    from mediahub.signin_cache import forget_everywhere
+
+    await User.filter(username=username).update(is_admin=admin)
+    async with app.app_context():
+        user = await User.get(username=username)
+        await forget_everywhere(users=[user.id])
