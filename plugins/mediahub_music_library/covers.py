@@ -96,28 +96,23 @@ def read_image(path: str) -> bytes | None:
 
 
 class CoverFinder:
-    """Used by one scan: the cover of each track, each picture hashed and stored once."""
+    """Used by one scan (or upload): each cover's row made once; the scan's readers hash and
+    cache the pictures (reader.cache_cover)."""
 
     def __init__(self, root: Path):
         self.root = root
-        self.by_directory: dict[str, str | None] = {}
         self.known: set[str] = set()
 
-    async def cover_for(self, folder_id: int, folder_path: str, full_path: str, rel_path: str,
-                        picture: bytes | None) -> str | None:
-        """The embedded picture's id, else the folder image's, else None."""
-        if picture:
-            cover_id = await self.remember(picture, "embedded", folder_id, rel_path)
-            if cover_id:
-                return cover_id
-        directory = os.path.dirname(full_path)
-        if directory not in self.by_directory:
-            image = await asyncio.to_thread(folder_image, directory)
-            data = await asyncio.to_thread(read_image, image) if image else None
-            self.by_directory[directory] = (
-                await self.remember(data, "file", folder_id, os.path.relpath(image, folder_path))
-                if data else None)
-        return self.by_directory[directory]
+    async def record(self, cover, folder_id: int) -> str | None:
+        """The id of a cover the scan's reader found and cached (reader.CoverRead), with its row."""
+        if cover is None:
+            return None
+        if cover.id not in self.known:
+            await MusicCover.get_or_create(id=cover.id, defaults=dict(
+                kind=cover.kind, folder_id=folder_id, rel_path=cover.rel_path, mime=cover.mime,
+                size=cover.size))
+            self.known.add(cover.id)
+        return cover.id
 
     async def remember(self, data: bytes, kind: str, folder_id: int | None, rel_path: str | None,
                        track_id: str | None = None) -> str | None:

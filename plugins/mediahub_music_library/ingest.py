@@ -12,7 +12,9 @@ import tempfile
 
 from mediahub import current_host
 from mediahub_music_library.models import MusicAlbum, MusicArtist, MusicTrack
-from mediahub_music_library.scanner import link_artists_and_genres, new_id, row_values
+from mediahub_music_library.queries import connection
+from mediahub_music_library.reader import describe
+from mediahub_music_library.writes import Rows, link_artists_and_genres, new_id
 from mediahub_music_library.tags import Unreadable, read_tags
 
 
@@ -61,8 +63,10 @@ async def index_upload(media, user, info: dict, key: str, path: str) -> str | No
     made_up = (f"{safe_part(info.get('artist'), 'Unknown Artist')}/"
                f"{safe_part(info.get('album'), 'Uploads')}/"
                f"{safe_part(info.get('title'), 'Untitled')}.{tags.suffix}")
-    rows: dict = {}
-    values = await row_values(tags, made_up, rows)
+    described = describe(tags, made_up)
+    rows = Rows()
+    await rows.prepare(connection(), [described])
+    values = rows.track_values(described)
     track_id = existing.id if existing else new_id("tr")
     cover_id = None
     if tags.picture:
@@ -77,10 +81,9 @@ async def index_upload(media, user, info: dict, key: str, path: str) -> str | No
         await MusicTrack.filter(id=track_id).update(**values)
     await link_artists_and_genres(track_id, values["artists"], values["genres"])
     if cover_id:
-        album = rows.get(("al-id", values["album_id"]))
-        await MusicAlbum.filter(id=values["album_id"], cover_id=None).update(cover_id=cover_id)
-        if album is not None:
-            await MusicArtist.filter(id=album.artist_id, cover_id=None).update(cover_id=cover_id)
+        album = rows.albums[described.album.key]
+        await MusicAlbum.filter(id=album.id, cover_id=None).update(cover_id=cover_id)
+        await MusicArtist.filter(id=album.artist_id, cover_id=None).update(cover_id=cover_id)
     return track_id
 
 

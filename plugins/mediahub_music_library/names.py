@@ -20,8 +20,11 @@ def fold(text: str) -> str:
 
     "Beyoncé" -> "beyonce", "Sigur Rós" -> "sigur ros", "Mötley Crüe!" -> "motley crue".
     """
-    text = unicodedata.normalize("NFKD", text.translate(SPECIAL_LETTERS))
-    text = "".join(char for char in text if not unicodedata.combining(char)).casefold()
+    if text.isascii():  # most tags: nothing to decompose, and casefold is lower (a scan folds ~10 per file)
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text.translate(SPECIAL_LETTERS))
+        text = "".join(char for char in text if not unicodedata.combining(char)).casefold()
     return " ".join(NOT_A_WORD.sub(" ", text).replace("_", " ").split())
 
 

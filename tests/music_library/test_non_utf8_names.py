@@ -43,3 +43,32 @@ async def test_a_latin1_file_name_scans_and_streams_with_range(mediahub_app_fact
     renamed = (await get(client, f"/api/music/tracks/{track['id']}", alice))["track"]
     assert renamed["path"] == "Vieux/café.mp3"
     assert await (await client.get(renamed["streamUrl"], headers=alice)).get_data() == original
+
+
+async def test_covers_under_latin1_names_are_found_and_served(mediahub_app_factory, tmp_path):
+    from tests.support.music_library import make_image
+
+    music = tmp_path / "music"
+    picture = tmp_path / "embedded.jpg"
+    make_image(picture, "blue", "300x300")
+    make_audio(music / "one.mp3", {"title": "Embedded", "artist": "Ana"}, picture=picture)
+    make_audio(music / "two.mp3", {"title": "Beside", "artist": "Ana", "album": "Vieux"})
+    os.rename(os.fsencode(music / "one.mp3"), os.fsencode(music) + b"/\xe9te.mp3")
+    directory = os.fsencode(music) + b"/Ann\xe9es"
+    os.makedirs(directory)
+    os.rename(os.fsencode(music / "two.mp3"), directory + b"/two.mp3")
+    make_image(tmp_path / "cover.jpg", "green")
+    os.rename(os.fsencode(tmp_path / "cover.jpg"), directory + b"/cover.jpg")
+
+    app = await mediahub_app_factory(overrides={"plugins": {"music_library": {
+        "folders": [str(music)], "scan_on_start": False, "watch": False, "rescan_interval": 0}}})
+    counts = await scan_now(app)
+    assert (counts.added, counts.failed) == (2, 0), counts.problems
+    client = app.test_client()
+    alice = await login(client, "alice")
+    tracks = {track["title"]: track for track in (await get(client, "/api/music/search?q=", alice))["tracks"]}
+    assert tracks["Embedded"]["coverId"] and tracks["Beside"]["coverId"]
+    assert tracks["Embedded"]["coverId"] != tracks["Beside"]["coverId"]
+    for track in tracks.values():
+        cover = await client.get(track["coverUrl"], headers=alice)
+        assert cover.status_code == 200 and cover.headers["Content-Type"] == "image/jpeg"

@@ -172,3 +172,39 @@ def run(config, *args):
     result = CliRunner().invoke(main, ["-c", str(config), "library", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+MANY_CODECS = {".mp3": ["-c:a", "libmp3lame"], ".flac": ["-c:a", "flac"], ".ogg": ["-c:a", "libvorbis"],
+               ".m4a": ["-c:a", "aac"]}
+
+
+def make_many(folder, count: int) -> list:
+    """`count` tagged files (MP3, FLAC, Ogg Vorbis, M4A in turn; "Artist <n // 100>/Album <n // 10>/
+    <n>.<suffix>"): one ffmpeg tone per format, copied and retagged with mutagen, so a collection
+    of several scan batches takes a second or two to make."""
+    import shutil
+
+    import mutagen
+
+    seeds = {}
+    for suffix, codec in MANY_CODECS.items():
+        seeds[suffix] = folder.parent / f".seed-{folder.name}{suffix}"
+        subprocess.run([ffmpeg_path(), "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1",
+                        *codec, str(seeds[suffix])], check=True)
+    paths = []
+    for number in range(count):
+        suffix = list(MANY_CODECS)[number % len(MANY_CODECS)]
+        artist, album = f"Artist {number // 100}", f"Album {number // 10}"
+        path = folder / artist / album / f"{number:05d}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seeds[suffix], path)
+        audio = mutagen.File(path, easy=True)
+        if audio.tags is None:
+            audio.add_tags()
+        audio["title"], audio["artist"], audio["album"] = f"Song {number}", artist, album
+        audio["tracknumber"] = str(number % 10 + 1)
+        audio.save()
+        paths.append(path)
+    for seed in seeds.values():
+        seed.unlink()
+    return paths
