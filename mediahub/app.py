@@ -14,6 +14,7 @@ from quart_schema import QuartSchema
 
 from mediahub import db
 from mediahub._compat import quart as quart_compat
+from mediahub._compat import quart_schema as quart_schema_compat
 from mediahub.body_pace import BodyPace
 from mediahub.config import Settings
 from mediahub.host import Host
@@ -64,6 +65,8 @@ def create_app(settings: Settings, extra_plugins: list[tuple[str, Any]] = (),
     )
     # Back-pressure on request bodies: Quart's own connection buffers without limit.
     quart_compat.install(app)
+    # quart-schema builds a pydantic TypeAdapter for every dict a route returns: once per type.
+    quart_schema_compat.cache_type_adapters()
     # The docs UIs load their JavaScript from a CDN (blank offline): only the JSON is served.
     QuartSchema(app, swagger_ui_path=None, redoc_ui_path=None, scalar_ui_path=None,
                 openapi_provider_class=MediahubOpenAPIProvider,

@@ -15,9 +15,10 @@ import mediahub._compat
 from mediahub._compat import hypercorn as hypercorn_compat
 from mediahub._compat import installed_version
 from mediahub._compat import quart as quart_compat
+from mediahub._compat import quart_schema as quart_schema_compat
 from mediahub._compat import tortoise as tortoise_compat
 
-SHIMS = [quart_compat, hypercorn_compat, tortoise_compat]
+SHIMS = [quart_compat, hypercorn_compat, tortoise_compat, quart_schema_compat]
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
 PINS = {Requirement(line).name.lower(): Requirement(line).specifier
         for line in PYPROJECT["project"]["dependencies"]}
@@ -41,6 +42,24 @@ def test_pyproject_pins_the_library_to_its_shims_range(shim):
 async def test_a_started_app_has_every_shim_applied(mediahub_app):
     assert mediahub_app.asgi_http_class is quart_compat.BoundedHTTPConnection
     assert tortoise_compat.is_applied()
+    assert quart_schema_compat.is_applied()
+
+
+async def test_a_returned_dict_is_converted_with_one_adapter_per_type(mediahub_app):
+    from quart_schema import conversion
+
+    client = mediahub_app.test_client()
+    await client.post("/api/auth/register", json={"username": "alice",
+                                                  "password": "correct horse battery"})
+    body = await (await client.post("/api/auth/login", json={
+        "username": "alice", "password": "correct horse battery"})).get_json()
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    first = await client.get("/api/auth/me", headers=headers)
+    assert (await first.get_json())["username"] == "alice"
+    assert conversion.TypeAdapter(dict) is conversion.TypeAdapter(dict)
+    assert conversion.TypeAdapter(dict).dump_python({"a": [1]}) == {"a": [1]}
+    second = await client.get("/api/auth/me", headers=headers)
+    assert await second.get_json() == await first.get_json()
 
 
 def test_websocket_compression_is_switched_explicitly():
