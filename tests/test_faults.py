@@ -329,10 +329,14 @@ def test_postgres_cut_answers_503_and_the_same_process_recovers(tmp_path, postgr
 
             proxy.cut()
             # Pooled connections die under a read, a write, and a fresh connection attempt.
-            for method, path, body in (("GET", "/api/auth/me", None),
-                                       ("POST", "/api/auth/login", CREDENTIALS),
-                                       ("GET", "/api/auth/me", None)):
-                response = client.request(method, path, headers=headers, json=body)
+            # (The sign-in itself is remembered for a few seconds, so the reads are of data;
+            # a token the server has not seen must be looked up: a 503, not a 401.)
+            unknown = {"Authorization": "Bearer not-a-token-this-server-has-seen"}
+            for method, path, body, sent in (("GET", "/api/me/library", None, headers),
+                                             ("POST", "/api/auth/login", CREDENTIALS, headers),
+                                             ("GET", "/api/auth/me", None, unknown),
+                                             ("GET", "/api/me/library", None, headers)):
+                response = client.request(method, path, headers=sent, json=body)
                 assert response.status_code == 503, response.text
                 assert response.json()["error"]["code"] == "database_unavailable"
                 assert response.headers["Retry-After"].isdigit()
@@ -341,6 +345,7 @@ def test_postgres_cut_answers_503_and_the_same_process_recovers(tmp_path, postgr
             proxy.restore()
             me = client.get("/api/auth/me", headers=headers)
             assert me.status_code == 200 and me.json()["display_name"] == "alice"
+            assert client.get("/api/me/library", headers=headers).status_code == 200
             login = client.post("/api/auth/login", json=CREDENTIALS)
             assert login.status_code == 200 and login.json()["access_token"]
             assert client.get("/healthz").status_code == 200
