@@ -20,7 +20,7 @@ from mediahub.config import load_settings
 from mediahub_hls_transcode.playlist import parse_master_playlist, parse_media_playlist
 from tests.support.hls import make_tone
 from tests.support.multipart import multipart
-from tests.support.party import wav_bytes
+from tests.support.party import HostRelay, party_with_a_track_and_a_guest, wav_bytes
 from tests.support.websocket_client import WebSocketClient
 
 
@@ -147,13 +147,7 @@ async def test_a_guest_on_b_follows_a_host_on_a(scaled_layout):  # noqa: F811
     async with httpx.AsyncClient(base_url=layout.a.url, timeout=20) as a, \
             httpx.AsyncClient(base_url=layout.b.url, timeout=20) as b:
         dj = await register(a, "dj-alice")
-        party = (await a.post("/api/parties", json={}, headers=dj)).json()
-        body, content_type = multipart([("audio", "song.wav", wav_bytes(seconds=20))])
-        track = await a.post("/api/upload-track", content=body, headers={**dj, **content_type})
-        assert track.status_code == 200, track.text
-        joined = await b.post(f"/api/parties/{party['code']}/join", json={"display_name": "Bob"})
-        assert joined.status_code in (200, 201), joined.text
-        guest_token = joined.json()["access_token"]
+        party, track, guest_token = await party_with_a_track_and_a_guest(a, b, dj)
         # The browser session B opened (a cookie) is honoured by A too.
         assert b.cookies, "joining as a visitor signs the browser in with a cookie"
         me = await a.get("/api/auth/me", cookies=dict(b.cookies))
@@ -164,16 +158,7 @@ async def test_a_guest_on_b_follows_a_host_on_a(scaled_layout):  # noqa: F811
     guest = await WebSocketClient.connect(
         layout.ws_url(layout.b, f"/ws/party/{party['code']}?access_token={guest_token}"))
     try:
-        version = (await host.receive_json("SNAPSHOT"))["version"]
-        await guest.receive_json("SNAPSHOT")
-
-        async def command(message: dict, answer: str) -> dict:
-            nonlocal version
-            await host.send_json({**message, "version": version})
-            state = await guest.receive_json(answer)
-            assert state["version"] > version
-            version = state["version"]
-            return state
+        command = (await HostRelay.after_snapshots(host, guest)).command
 
         selected = await command({"t": "HOST_TRACK_SELECTED", "trackId": track.json()["trackId"]},
                                  "TRACK_SELECTED")

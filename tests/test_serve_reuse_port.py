@@ -13,8 +13,7 @@ import urllib.request
 import httpx
 import pytest
 
-from tests.support.multipart import multipart
-from tests.support.party import wav_bytes
+from tests.support.party import HostRelay, party_with_a_track_and_a_guest
 from tests.support.ports import free_port
 from tests.support.websocket_client import WebSocketClient
 
@@ -104,13 +103,7 @@ async def test_a_party_host_on_one_process_and_a_guest_on_the_other_follow_each_
             assert registered.status_code in (200, 201), registered.text
             token = registered.json()["access_token"]
             dj = {"Authorization": f"Bearer {token}"}
-            party = (await http.post("/api/parties", json={}, headers=dj)).json()
-            body, content_type = multipart([("audio", "song.wav", wav_bytes(seconds=20))])
-            track = await http.post("/api/upload-track", content=body, headers={**dj, **content_type})
-            assert track.status_code == 200, track.text
-            joined = await http.post(f"/api/parties/{party['code']}/join", json={"display_name": "Bob"})
-            assert joined.status_code in (200, 201), joined.text
-            guest_token = joined.json()["access_token"]
+            party, track, guest_token = await party_with_a_track_and_a_guest(http, http, dj)
 
         async def connect(access_token: str) -> tuple[WebSocketClient, int]:
             client = await WebSocketClient.connect(
@@ -125,16 +118,7 @@ async def test_a_party_host_on_one_process_and_a_guest_on_the_other_follow_each_
                 break
         assert None not in (host_pid, guest_pid) and guest_pid != host_pid, "one process took every connection"
 
-        version = (await host.receive_json("SNAPSHOT"))["version"]
-        await guest.receive_json("SNAPSHOT")
-
-        async def command(message: dict, answer: str) -> dict:
-            nonlocal version
-            await host.send_json({**message, "version": version})
-            state = await guest.receive_json(answer)
-            assert state["version"] > version
-            version = state["version"]
-            return state
+        command = (await HostRelay.after_snapshots(host, guest)).command
 
         selected = await command({"t": "HOST_TRACK_SELECTED", "trackId": track.json()["trackId"]},
                                  "TRACK_SELECTED")

@@ -54,3 +54,38 @@ async def receive(socket, kind: str | None = None, timeout: float = 5.0) -> dict
 
 async def send(socket, **message) -> None:
     await socket.send(json.dumps(message))
+
+
+class HostRelay:
+    """A host's commands sent on one socket and their answers read on a guest's (another
+    instance's, in the scale-out tests): each answer must carry a newer state version."""
+
+    def __init__(self, host, guest, version: int):
+        self.host, self.guest, self.version = host, guest, version
+
+    @classmethod
+    async def after_snapshots(cls, host, guest) -> "HostRelay":
+        version = (await host.receive_json("SNAPSHOT"))["version"]
+        await guest.receive_json("SNAPSHOT")
+        return cls(host, guest, version)
+
+    async def command(self, message: dict, answer: str) -> dict:
+        await self.host.send_json({**message, "version": self.version})
+        state = await self.guest.receive_json(answer)
+        assert state["version"] > self.version
+        self.version = state["version"]
+        return state
+
+
+async def party_with_a_track_and_a_guest(host_http, guest_http, dj: dict):
+    """A party made by `dj` with a 20 s upload (the track's response), and Bob joined as a
+    visitor through `guest_http` (maybe another instance): (party, track, Bob's token)."""
+    from tests.support.multipart import multipart
+
+    party = (await host_http.post("/api/parties", json={}, headers=dj)).json()
+    body, content_type = multipart([("audio", "song.wav", wav_bytes(seconds=20))])
+    track = await host_http.post("/api/upload-track", content=body, headers={**dj, **content_type})
+    assert track.status_code == 200, track.text
+    joined = await guest_http.post(f"/api/parties/{party['code']}/join", json={"display_name": "Bob"})
+    assert joined.status_code in (200, 201), joined.text
+    return party, track, joined.json()["access_token"]
