@@ -377,6 +377,57 @@ async def test_sqlite_database_is_locked_is_a_503(tmp_path, mediahub_app_factory
     assert response.status_code == 200, await response.get_data()
 
 
+@pytest.mark.parametrize("moment", ["waiting for BEGIN", "in the transaction"])
+async def test_a_request_cancelled_in_a_sqlite_transaction_leaves_the_database_usable(
+        tmp_path, mediahub_app_factory, moment):
+    """A browser that navigates away cancels its request's task (Quart). Cancelled while
+    Tortoise awaited BEGIN, the one connection's transaction lock stayed taken and every
+    later query of the server waited forever (seen: a player's library PUT, then a hang)."""
+    from tortoise.transactions import in_transaction
+
+    from mediahub.models import User
+    from mediahub.testing import make_settings
+
+    data_dir = tmp_path / "data"
+    path = data_dir / "mediahub.sqlite3"
+    settings = make_settings(data_dir, {"database": {"url": f"sqlite://{path}?busy_timeout=3000"}})
+    app = await mediahub_app_factory(settings=settings)
+    client = app.test_client()
+    assert (await client.post("/api/auth/register", json=CREDENTIALS)).status_code == 201
+    inside = asyncio.Event()
+
+    async def write_in_a_transaction():
+        async with in_transaction():
+            inside.set()
+            await User.filter(username="alice").update(display_name="never")
+            await asyncio.sleep(30)
+
+    other = sqlite3.connect(path, isolation_level=None)  # another process's writer, say
+    try:
+        if moment == "waiting for BEGIN":
+            other.execute("BEGIN IMMEDIATE")  # BEGIN IMMEDIATE waits for it (busy_timeout)
+        task = asyncio.create_task(write_in_a_transaction())
+        if moment == "in the transaction":
+            await asyncio.wait_for(inside.wait(), 5)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await asyncio.sleep(0.3)
+        if other.in_transaction:
+            other.execute("ROLLBACK")  # the BEGIN waiting for it now goes through
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+    # The next requests are answered, and the cancelled write is not in the database.
+    login = await asyncio.wait_for(client.post("/api/auth/login", json=CREDENTIALS), 10)
+    assert login.status_code == 200, await login.get_data()
+    async with app.app_context():
+        async with in_transaction():
+            assert (await User.get(username="alice")).display_name == "alice"
+
+
 def test_only_outages_count_as_the_database_being_unavailable():
     from asyncpg.exceptions import ConnectionDoesNotExistError
     from tortoise.exceptions import DBConnectionError, IntegrityError, OperationalError
