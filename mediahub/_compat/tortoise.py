@@ -112,7 +112,10 @@ def apply() -> bool:
                             (context, "ensure_connection")):
             if not callable(getattr(owner, name, None)):
                 raise AttributeError(f"{owner.__name__}.{name}")
-        from tortoise.connection import get_connections  # noqa: F401 (the shim's own import)
+        from tortoise import connection as tortoise_connection
+
+        if not callable(getattr(tortoise_connection, "get_connections", None)):
+            raise AttributeError("tortoise.connection.get_connections")
     except (ImportError, AttributeError) as exc:
         return cannot_apply(DISTRIBUTION, "make SQLite transactions BEGIN IMMEDIATE and "
                                           "safe to cancel", exc)
