@@ -8,7 +8,7 @@ from quart import current_app, has_request_context, has_websocket_context, reque
 from tortoise.exceptions import IntegrityError
 
 from mediahub import address_limits, passwords
-from mediahub.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
+from mediahub.errors import BadRequest, Conflict, Forbidden, TooManyRequests, Unauthorized
 from mediahub.models import User
 
 
@@ -118,3 +118,38 @@ async def delete_user(user_id: object) -> bool:
 
     await revoke_user(user_id)  # not left to the database's cascade: every backend alike
     return bool(await User.filter(id=user_id).delete())
+
+
+async def set_password(user: User, new_password: str) -> None:
+    """Give an account a new password and sign it out everywhere: every token, every browser
+    session, on every instance (a running server that misses the bus message, or one a CLI
+    command cannot reach, stops accepting them within `[auth] sign_in_cache_seconds`)."""
+    from mediahub.tokens import revoke_user
+
+    if user.is_guest:
+        raise Forbidden("a guest account has no password; sign up for an account instead",
+                        code="guest_account")
+    problem = passwords.password_problem(new_password)
+    if problem:
+        raise BadRequest(problem, code="invalid_password")
+    user.password_hash = await passwords.hash_password(new_password)
+    await User.filter(id=user.id).update(password_hash=user.password_hash)
+    await revoke_user(user.id)
+
+
+async def change_password(user: User, current_password: object, new_password: object,
+                          ip: str | None) -> None:
+    """The signed-in user's own change: the current password is checked like a sign-in
+    (the same throttles), so a stolen session alone cannot lock the owner out."""
+    if user.is_guest:
+        raise Forbidden("a guest account has no password; sign up for an account instead",
+                        code="guest_account")
+    if not isinstance(new_password, str):
+        raise BadRequest("the new password is required", code="invalid_password")
+    try:
+        await sign_in(user.username, current_password, ip)
+    except Unauthorized:
+        raise Unauthorized("the current password is wrong", code="invalid_credentials") from None
+    except BadRequest:
+        raise BadRequest("the current password is required", code="invalid_credentials") from None
+    await set_password(user, new_password)

@@ -14,7 +14,7 @@ from quart import Blueprint, Response, jsonify, request
 from quart_schema import document_request, document_response, security_scheme
 
 from mediahub import passwords, tokens
-from mediahub.accounts import create_guest, create_user, sign_in
+from mediahub.accounts import change_password, create_guest, create_user, sign_in
 from mediahub.csrf import ANONYMOUS_CSRF_COOKIE, csrf_refusal, csrf_token, new_anonymous_cookie
 from mediahub.errors import BadRequest, Forbidden, Unauthorized
 from mediahub.host import current_host
@@ -81,6 +81,12 @@ class GuestRequest(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: str
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(json_schema_extra={"maxLength": passwords.PASSWORD_MAX})
+    new_password: str = Field(json_schema_extra={"minLength": passwords.PASSWORD_MIN,
+                                                 "maxLength": passwords.PASSWORD_MAX})
 
 
 class LogoutRequest(BaseModel):
@@ -210,4 +216,23 @@ async def logout() -> Response:
     response = jsonify({"status": "signed_out"})
     if request.cookies.get(SESSION_COOKIE) and not header:
         await end_web_session(response)
+    return response
+
+
+@api.post("/password")
+@security_scheme([{"bearer": []}])
+@document_request(PasswordChange)
+@document_response(TokenPairOut, 200)
+async def password() -> Response:
+    """Change the signed-in account's password (the current one is checked). Every token and
+    browser session of the account is revoked; the answer is a fresh pair, and a browser
+    that asked with its session cookie gets a fresh session too."""
+    user = await current_user()
+    if user is None:
+        raise Unauthorized("sign in first", headers={"WWW-Authenticate": "Bearer"})
+    body = await json_body(PasswordChange)
+    await change_password(user, body.current_password, body.new_password, request.remote_addr)
+    response = token_response(await tokens.issue_pair(user, auth_settings()))
+    if request.cookies.get(SESSION_COOKIE) and not request.headers.get("Authorization"):
+        await start_web_session(response, user)
     return response

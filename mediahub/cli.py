@@ -465,6 +465,40 @@ def user_create(ctx: click.Context, username: str, password: str, admin: bool) -
     click.echo(f"created user {created.username}{' (admin)' if admin else ''}")
 
 
+@user.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt="New password", hide_input=True, confirmation_prompt=True)
+@click.pass_context
+def user_set_password(ctx: click.Context, username: str, password: str) -> None:
+    """Give an account a new password (a forgotten one) and sign it out everywhere."""
+    from mediahub import db
+    from mediahub.accounts import find_user, set_password
+    from mediahub.app import database_config
+    from mediahub.errors import MediahubError
+
+    settings = settings_from(ctx)
+    config = database_config(settings, build_plugins(settings))
+
+    async def run():
+        try:
+            await db.init_db(config)
+            found = await find_user(username)
+            if found is None:
+                raise click.ClickException(f"no account named {username!r}")
+            await set_password(found, password)
+            return found
+        finally:
+            await db.close_db()
+
+    try:
+        changed = asyncio.run(run())
+    except MediahubError as exc:
+        raise click.ClickException(exc.message) from None
+    seconds = settings.auth.sign_in_cache_seconds
+    click.echo(f"new password set for {changed.username}; every token and browser session of "
+               f"the account is revoked (a running server stops accepting them within {seconds:g} s)")
+
+
 # Every built-in command (nested ones included) takes `-c` after its name too; plugin commands
 # get it when they are added (MediahubGroup.add_command).
 add_config_option(main)

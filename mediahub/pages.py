@@ -11,7 +11,7 @@ from quart import Blueprint, Response, jsonify, redirect, render_template, reque
 from quart_schema import document_response
 from tortoise import connections
 
-from mediahub import auth
+from mediahub import accounts, auth, passwords
 from mediahub.errors import MediahubError, NotFound
 from mediahub.errors_http import render_error_page
 from mediahub.host import current_host
@@ -114,7 +114,7 @@ def is_static_file() -> bool:
 
 
 async def render_form(template: str, status: int = 200, **context: Any) -> Response:
-    body = await render_template(template, **context)
+    body = await render_template(template, password_min=passwords.PASSWORD_MIN, **context)
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -215,3 +215,28 @@ async def logout() -> Response:
             return redirect("/")
         return await render_form("logout.html")
     return await auth.end_web_session(redirect("/", 303))
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@html_page
+async def change_password() -> Response:
+    """Change one's own password; every other device and app is signed out."""
+    user = await auth.current_user()
+    if user is None:
+        return redirect(f"/login?next={request.path}")
+    if user.is_guest:
+        return await render_form("password.html", status=403, guest=True)
+    if request.method == "GET":
+        return await render_form("password.html")
+    form = await request.form
+    new_password = form.get("new_password", "")
+    if new_password != form.get("confirm_password", ""):
+        return await render_form("password.html", status=400,
+                                 error="the two new passwords are not the same")
+    try:
+        await accounts.change_password(user, form.get("current_password", ""), new_password,
+                                       request.remote_addr)
+    except MediahubError as exc:
+        return await render_form("password.html", status=exc.status, error=exc.message)
+    # This browser stays signed in with a fresh session; every other one was closed.
+    return await auth.start_web_session(await render_form("password.html", changed=True), user)

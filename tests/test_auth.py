@@ -396,6 +396,106 @@ async def test_create_user_for_the_cli(mediahub_app):
     assert (await login(client, "root-admin")).status_code == 200
 
 
+# -- changing a password ------------------------------------------------------------------
+
+
+async def test_password_change_signs_the_account_out_everywhere_and_hands_out_a_fresh_pair(
+        mediahub_app):
+    phone, laptop = mediahub_app.test_client(), mediahub_app.test_client()
+    await register(phone)
+    old_phone = await (await login(phone)).get_json()
+    await sign_in_with_form(laptop)
+    response = await phone.post("/api/auth/password", headers=bearer(old_phone["access_token"]),
+                                json={"current_password": PASSWORD,
+                                      "new_password": "a brand new passphrase"})
+    assert response.status_code == 200, await response.get_data(as_text=True)
+    fresh = await response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert (await phone.get("/api/auth/me", headers=bearer(fresh["access_token"]))).status_code == 200
+    # Everything issued before the change is refused at once, on this instance.
+    assert (await phone.get("/api/auth/me", headers=bearer(old_phone["access_token"]))).status_code == 401
+    assert (await phone.post("/api/auth/token/refresh",
+                             json={"refresh_token": old_phone["refresh_token"]})).status_code == 401
+    assert (await laptop.get("/api/auth/me")).status_code == 401
+    assert (await login(phone)).status_code == 401
+    assert (await login(phone, password="a brand new passphrase")).status_code == 200
+
+
+async def test_password_change_needs_the_current_password_and_a_valid_new_one(mediahub_client):
+    client = mediahub_client
+    await register(client)
+    token = (await (await login(client)).get_json())["access_token"]
+
+    async def change(body):
+        return await client.post("/api/auth/password", headers=bearer(token), json=body)
+
+    wrong = await change({"current_password": "not it", "new_password": "a brand new passphrase"})
+    assert wrong.status_code == 401
+    assert_error(body := await wrong.get_json())
+    assert body["error"]["message"] == "the current password is wrong"
+    short = await change({"current_password": PASSWORD, "new_password": "short"})
+    assert short.status_code == 400 and (await short.get_json())["error"]["code"] == "invalid_password"
+    missing = await change({"new_password": "a brand new passphrase"})
+    assert missing.status_code == 400
+    assert_error(await missing.get_json())
+    anonymous = await client.post("/api/auth/password", json={
+        "current_password": PASSWORD, "new_password": "a brand new passphrase"})
+    assert anonymous.status_code == 401
+    # None of the refusals changed anything, and the token still works.
+    assert (await client.get("/api/auth/me", headers=bearer(token))).status_code == 200
+    assert (await login(client)).status_code == 200
+
+
+async def test_guessing_the_current_password_is_throttled_like_a_sign_in(mediahub_client):
+    client = mediahub_client
+    await register(client)
+    token = (await (await login(client)).get_json())["access_token"]
+    codes = []
+    for _ in range(12):
+        response = await client.post("/api/auth/password", headers=bearer(token), json={
+            "current_password": "guess", "new_password": "a brand new passphrase"})
+        codes.append(response.status_code)
+    assert codes[0] == 401 and codes[-1] == 429, codes
+
+
+async def test_a_guest_has_no_password_to_change(mediahub_client):
+    guest = await (await mediahub_client.post("/api/auth/guest", json={})).get_json()
+    response = await mediahub_client.post("/api/auth/password", headers=bearer(guest["access_token"]),
+                                          json={"current_password": "", "new_password": "a brand new passphrase"})
+    assert response.status_code == 403
+    assert (await response.get_json())["error"]["code"] == "guest_account"
+
+
+async def test_the_account_page_changes_the_password_and_keeps_this_browser_signed_in(mediahub_app):
+    browser, other = mediahub_app.test_client(), mediahub_app.test_client()
+    await register(browser)
+    await sign_in_with_form(browser)
+    await sign_in_with_form(other)
+    page = await browser.get("/")
+    assert 'href="/account/password"' in await page.get_data(as_text=True)
+    form = await (await browser.get("/account/password")).get_data(as_text=True)
+    assert 'name="current_password"' in form
+    fields = {"csrf_token": page_csrf(form), "current_password": PASSWORD,
+              "new_password": "a brand new passphrase"}
+    mismatch = await browser.post("/account/password",
+                                  form={**fields, "confirm_password": "something else"})
+    assert mismatch.status_code == 400
+    assert "not the same" in await mismatch.get_data(as_text=True)
+    done = await browser.post("/account/password",
+                              form={**fields, "confirm_password": "a brand new passphrase"})
+    assert done.status_code == 200, await done.get_data(as_text=True)
+    assert "Your password is changed" in await done.get_data(as_text=True)
+    assert (await (await browser.get("/api/auth/me")).get_json())["username"] == "alice"
+    assert (await other.get("/api/auth/me")).status_code == 401
+    assert (await login(mediahub_app.test_client(), password="a brand new passphrase")).status_code == 200
+
+
+async def test_the_account_page_sends_the_signed_out_to_sign_in(mediahub_client):
+    response = await mediahub_client.get("/account/password")
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].startswith("/login?next=/account/password")
+
+
 # -- helpers for plugins ------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,9 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from mediahub.cli import main
+from mediahub.cli import build_plugins, main
+from mediahub.config import load_settings
 from tests.support.ports import free_port
 
 PLUGIN_DIRS = Path(__file__).parent / "plugins"
@@ -91,6 +94,58 @@ def test_user_create_then_login_works(tmp_path):
     again = CliRunner().invoke(main, ["-c", str(path), "user", "create", "admin1"],
                                input="a-long-password\na-long-password\n")
     assert again.exit_code != 0
+
+
+def test_user_set_password_replaces_a_forgotten_password_and_revokes_every_sign_in(tmp_path):
+    path = config_file(tmp_path)
+    CliRunner().invoke(main, ["-c", str(path), "user", "create", "admin1"],
+                       input="a-long-password\na-long-password\n")
+    settings = load_settings(path)
+
+    async def sign_in_and_keep_a_token():
+        from mediahub import db
+        from mediahub.accounts import find_user
+        from mediahub.app import database_config
+        from mediahub.models import AuthToken
+        from mediahub.tokens import issue_pair
+
+        await db.init_db(database_config(settings, build_plugins(settings)))
+        try:
+            user = await find_user("admin1")
+            await issue_pair(user, settings.auth)
+            return await AuthToken.filter(user_id=user.id, revoked=False).count()
+        finally:
+            await db.close_db()
+
+    assert asyncio.run(sign_in_and_keep_a_token()) == 2  # an access and a refresh token
+    changed = CliRunner().invoke(main, ["-c", str(path), "user", "set-password", "admin1"],
+                                 input="another-long-one\nanother-long-one\n")
+    assert changed.exit_code == 0, changed.output
+    assert "new password set for admin1" in changed.output
+
+    async def after():
+        from mediahub import db
+        from mediahub.accounts import find_user
+        from mediahub.app import database_config
+        from mediahub.models import AuthToken
+        from mediahub.passwords import verify_password
+
+        await db.init_db(database_config(settings, build_plugins(settings)))
+        try:
+            user = await find_user("admin1")
+            assert not (await verify_password(user.password_hash, "a-long-password"))[0]
+            assert (await verify_password(user.password_hash, "another-long-one"))[0]
+            return await AuthToken.filter(user_id=user.id, revoked=False).count()
+        finally:
+            await db.close_db()
+
+    assert asyncio.run(after()) == 0
+    unknown = CliRunner().invoke(main, ["-c", str(path), "user", "set-password", "nobody"],
+                                 input="another-long-one\nanother-long-one\n")
+    assert unknown.exit_code != 0 and "no account named 'nobody'" in unknown.output
+    weak = CliRunner().invoke(main, ["-c", str(path), "user", "set-password", "admin1"],
+                              input="short\nshort\n")
+    assert weak.exit_code != 0 and "at least" in weak.output
 
 
 def test_cleanup_command_runs_a_sweep(tmp_path):

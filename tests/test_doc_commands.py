@@ -64,6 +64,8 @@ def normalise(line: str) -> str:
     line = line.replace("/etc/mediahub/mediahub.toml", "mediahub.toml")
     line = re.sub(r"(-c|--config) FILE\b", r"\1 mediahub.toml", line)
     line = line.replace("[--admin]", "--admin").replace("user create NAME", "user create docs-admin")
+    # Run after `user create` (the lines run sorted), on the account it made.
+    line = line.replace("user set-password NAME", "user set-password docs-admin")
     return " ".join(line.split())
 
 

@@ -127,14 +127,17 @@ async def _by_password(username: str, password: str, client: str | None) -> User
             return user
     cached = _cached_sign_in(username, password)
     if cached is not None:
-        found = await User.get_or_none(id=cached)
-        if found is not None:
+        user_id, password_hash = cached
+        found = await User.get_or_none(id=user_id)
+        # Only while the account still has the password hash it was checked against: a
+        # changed password (here or on another instance) ends the remembered success.
+        if found is not None and found.password_hash == password_hash:
             return found
     try:
         user = await sign_in(username, password, request.remote_addr)
     except MediahubError:
         raise wrong_credentials() from None
-    _remember_sign_in(username, password, str(user.id))
+    _remember_sign_in(username, password, str(user.id), user.password_hash)
     return user
 
 
@@ -148,17 +151,18 @@ def _cache_key(username: str, password: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
-def _cached_sign_in(username: str, password: str) -> str | None:
+def _cached_sign_in(username: str, password: str) -> tuple[str, str] | None:
+    """(user id, the password hash it was checked against) of a recent success, or None."""
     entry = _cache().get(_cache_key(username, password))
-    if entry is None or entry[1] < time.monotonic():
+    if entry is None or entry[2] < time.monotonic():
         return None
-    return entry[0]
+    return entry[0], entry[1]
 
 
-def _remember_sign_in(username: str, password: str, user_id: str) -> None:
+def _remember_sign_in(username: str, password: str, user_id: str, password_hash: str) -> None:
     cache = _cache()
     now = time.monotonic()
     if len(cache) >= SIGN_IN_CACHE_SIZE:
-        for key in [k for k, (_, expiry) in cache.items() if expiry < now] or list(cache)[:100]:
+        for key in [k for k, (*_, expiry) in cache.items() if expiry < now] or list(cache)[:100]:
             cache.pop(key, None)
-    cache[_cache_key(username, password)] = (user_id, now + SIGN_IN_CACHE_SECONDS)
+    cache[_cache_key(username, password)] = (user_id, password_hash, now + SIGN_IN_CACHE_SECONDS)

@@ -10,7 +10,7 @@ from hashlib import md5
 import libsonic
 import pytest
 
-from tests.support.subsonic import make_account, token_params
+from tests.support.subsonic import http_json, make_account, token_params
 from tests.subsonic_api.spec import assert_valid
 
 NS = "{http://subsonic.org/restapi}"
@@ -152,3 +152,18 @@ def test_app_passwords_are_stored_sealed(server, alice):
         rows = db.execute("select name, sealed, lookup_hash from subsonic_app_passwords").fetchall()
     assert rows
     assert not any(alice.app_password in "|".join(map(str, row)) for row in rows)
+
+
+def test_a_changed_account_password_ends_the_remembered_sign_in_at_once(server, api):
+    """The account password's argon2 check is remembered for minutes; a change ends it."""
+    dave = make_account(server.url, "dave")
+    old = {"u": dave.username, "p": dave.password}
+    assert api.json("ping", old)["subsonic-response"]["status"] == "ok"
+    assert api.json("ping", old)["subsonic-response"]["status"] == "ok"  # now remembered
+    http_json(server.url, "/api/auth/password",
+              {"current_password": dave.password, "new_password": "dave's new passphrase"},
+              bearer=dave.bearer)
+    refused = api.json("ping", old)["subsonic-response"]
+    assert refused["status"] == "failed" and refused["error"]["code"] == 40
+    new = {"u": dave.username, "p": "dave's new passphrase"}
+    assert api.json("ping", new)["subsonic-response"]["status"] == "ok"
