@@ -23,6 +23,10 @@ What keeps it safe:
 - Hits hand out copies of the rows, so one request changing its user object cannot
   change what the next one sees. Misses are never cached: a made-up token costs a read,
   as before, and cannot fill memory.
+
+Open WebSockets were signed in once, at their handshake: `watch` lets the socket's handler
+hear the same revocations (local and announced), so a revoked sign-in's socket is closed at
+once on whichever instance holds it, whatever the TTL (mediahub.viewer.require_user).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import copy
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from quart import current_app, has_app_context
 
@@ -54,6 +58,19 @@ class Entry:
     expires: float  # Unix time: the credential's own expiry
 
 
+@dataclass(eq=False)
+class Watch:
+    """One open WebSocket's sign-in: told once when it is revoked."""
+    user_id: str
+    family: str | None  # a bearer token's family
+    digest: str | None  # a cookie session's digest
+    on_revoked: Callable[[], None]
+
+    def revoked_by(self, digests: set[str], families: set[str], users: set[str]) -> bool:
+        return (self.user_id in users or (self.family is not None and self.family in families)
+                or (self.digest is not None and self.digest in digests))
+
+
 class SignInCache:
     """Live credentials by (kind, sha256 of the secret), for `seconds`."""
 
@@ -63,6 +80,7 @@ class SignInCache:
         self.generation = 0
         self.hits = self.misses = 0
         self._entries: dict[tuple[str, str], Entry] = {}
+        self._watches: set[Watch] = set()
         self._bus: Bus | None = None
         self._bus_reconnects = 0
         # Nothing is remembered before this instance hears revocations (its bus subscription).
@@ -122,7 +140,22 @@ class SignInCache:
                 if key[1] in digests or entry.family in families or entry.user_id in users]
         for key in gone:
             del self._entries[key]
+        for watch in [w for w in self._watches if w.revoked_by(digests, families, users)]:
+            self._watches.discard(watch)
+            try:
+                watch.on_revoked()
+            except Exception:  # one socket's handler must not stop the others being told
+                log.exception("a revoked sign-in's WebSocket could not be told")
         return len(gone)
+
+    def watch(self, user_id: object, on_revoked: Callable[[], None], *,
+              family: str | None = None, digest: str | None = None) -> Callable[[], None]:
+        """Call `on_revoked` once if this sign-in (the user, a token family or a session
+        digest) is revoked; returns the function that stops watching. Forgetting
+        everything (a bus reconnect) is not a revocation and tells no one."""
+        watch = Watch(str(user_id), family, digest, on_revoked)
+        self._watches.add(watch)
+        return lambda: self._watches.discard(watch)
 
     # -- across instances ---------------------------------------------------------------
 

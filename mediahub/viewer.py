@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, Awaitable
 from urllib.parse import quote, urlsplit
 
 from quart import (Response, current_app, g, has_request_context, has_websocket_context,
@@ -114,16 +115,55 @@ def login_redirect() -> Response:
     return redirect(f"/login?next={quote(target, safe='/')}")
 
 
+# The WebSocket close code for "your sign-in was revoked" (4000-4999 are the application's,
+# RFC 6455 7.4.2; 4401 reads as HTTP's 401, as graphql-ws uses it).
+SIGNED_OUT_CLOSE_CODE = 4401
+
+
 def require_user(view):
-    """Only signed-in users (guests included): 401 JSON for APIs, /login for pages."""
+    """Only signed-in users (guests included): 401 JSON for APIs, /login for pages. A
+    WebSocket is closed (4401, "signed out") as soon as its sign-in is revoked: a logout, a
+    password change, a deleted account, on any instance."""
     @wraps(view)
     async def wrapper(*args: Any, **kwargs: Any):
         if await current_user() is None:
             if has_request_context() and request.method in SAFE_METHODS and wants_html():
                 return login_redirect()
             raise Unauthorized("sign in first", headers={"WWW-Authenticate": "Bearer"})
+        if has_websocket_context():
+            return await run_until_signed_out(current_app.ensure_async(view)(*args, **kwargs))
         return await current_app.ensure_async(view)(*args, **kwargs)
     return wrapper
+
+
+async def run_until_signed_out(handler: Awaitable[Any]) -> Any:
+    """Run a WebSocket's handler until it ends, or until its sign-in is revoked: then the
+    handler is cancelled (its own clean-up runs) and the socket closed with 4401."""
+    viewer = await current_viewer()
+    cache = getattr(current_host(), "signin_cache", None)
+    if cache is None:
+        return await handler
+    task = asyncio.ensure_future(handler)  # a copy of this context: `websocket` still works
+    revoked = False
+
+    def on_revoked() -> None:
+        nonlocal revoked
+        revoked = True
+        task.cancel()
+
+    session = viewer.session
+    family = viewer.sign_in.removeprefix("token:") if viewer.via == "bearer" else None
+    stop_watching = cache.watch(viewer.user.id, on_revoked, family=family,
+                                digest=session.session_hash if session is not None else None)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not revoked or asyncio.current_task().cancelling():
+            raise  # the connection itself went away
+        await websocket.close(SIGNED_OUT_CLOSE_CODE, "signed out")
+        return None
+    finally:
+        stop_watching()
 
 
 # -- cookie sessions ----------------------------------------------------------------------

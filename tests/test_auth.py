@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -661,7 +662,20 @@ class SocketPlugin:
 
             await websocket.send("welcome")
 
+        @bp.websocket("/ws/echo")
+        @require_user
+        async def echo():
+            from quart import websocket
+
+            try:
+                while True:
+                    await websocket.send(await websocket.receive())
+            finally:
+                self.handlers_ended += 1
+
         return [bp]
+
+    handlers_ended = 0
 
 
 async def test_websocket_viewer_from_query_token_or_same_origin_cookie(mediahub_app_factory):
@@ -694,6 +708,50 @@ async def test_require_user_refuses_anonymous_websockets(mediahub_app_factory):
     body = await (await register(client)).get_json()
     async with client.websocket(f"/ws/members-only?access_token={body['access_token']}") as socket:
         assert await socket.receive() == "welcome"
+
+
+async def close_code(socket) -> int | str:
+    """The code the server closed this test socket with (what it sent instead, if anything)."""
+    from quart.testing.connections import WebsocketDisconnectError
+
+    try:
+        return await asyncio.wait_for(socket.receive(), 10)
+    except WebsocketDisconnectError as closed:
+        return closed.args[0]
+
+
+async def test_a_websocket_is_closed_when_its_sign_in_is_revoked(mediahub_app_factory):
+    plugin = SocketPlugin()
+    app = await mediahub_app_factory(plugins=[("socket", plugin)])
+    client, browser = app.test_client(), app.test_client()
+    alice = await (await register(client)).get_json()
+    bob = await (await register(client, "bob")).get_json()
+    await sign_in_with_form(browser)
+    same_site = {"Origin": "http://localhost", "Host": "localhost"}
+
+    async with client.websocket(f"/ws/echo?access_token={alice['access_token']}") as phone, \
+            client.websocket(f"/ws/echo?access_token={bob['access_token']}") as other, \
+            browser.websocket("/ws/echo", headers=same_site) as laptop:
+        for socket in (phone, other, laptop):
+            await socket.send("hello")
+            assert await socket.receive() == "hello"
+        # alice signs her phone out: that socket is closed; her browser's and bob's go on.
+        assert (await client.post("/api/auth/logout", headers=bearer(alice["access_token"]))
+                ).status_code == 200
+        assert await close_code(phone) == 4401
+        for socket in (other, laptop):
+            await socket.send("still here")
+            assert await socket.receive() == "still here"
+        # A password change revokes every sign-in of the account: the browser's socket too.
+        fresh = await (await login(app.test_client())).get_json()
+        changed = await app.test_client().post(
+            "/api/auth/password", headers=bearer(fresh["access_token"]),
+            json={"current_password": PASSWORD, "new_password": "a brand new passphrase"})
+        assert changed.status_code == 200
+        assert await close_code(laptop) == 4401
+        await other.send("bob is unaffected")
+        assert await other.receive() == "bob is unaffected"
+    assert plugin.handlers_ended == 3  # each handler's own clean-up ran
 
 
 MULTIPART = {"Content-Type": "multipart/form-data; boundary=x"}

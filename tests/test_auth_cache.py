@@ -299,3 +299,40 @@ async def test_a_deleted_user_and_a_closed_session_stop_on_every_instance(two_in
         for server in (a, b):
             assert await refused_soon(client, f"{server.url}/api/auth/me", headers=headers)
             assert await refused_soon(client, f"{server.url}/api/auth/me", headers=cookies)
+
+
+async def test_a_password_change_on_one_instance_closes_the_accounts_websockets_on_the_other(
+        two_instances):
+    """An open socket was signed in at its handshake; the revocation still reaches it."""
+    from tests.support.websocket_client import Closed, WebSocketClient
+
+    a, b, _ = two_instances
+    async with httpx.AsyncClient() as client:
+        for name in ("alice", "bob"):
+            await client.post(f"{a.url}/api/auth/register",
+                              json={"username": name, "password": PASSWORD})
+        tokens_of = {name: (await client.post(f"{b.url}/api/auth/login", json={
+            "username": name, "password": PASSWORD})).json()["access_token"] for name in ("alice", "bob")}
+        sockets = {name: await WebSocketClient.connect(
+            f"{b.url.replace('http', 'ws')}/ws/library?access_token={token}")
+            for name, token in tokens_of.items()}
+        try:
+            for socket in sockets.values():
+                assert json.loads(await socket.receive())["type"] == "ready"
+            fresh = (await client.post(f"{a.url}/api/auth/login", json={
+                "username": "alice", "password": PASSWORD})).json()["access_token"]
+            changed = await client.post(f"{a.url}/api/auth/password",
+                                        headers={"Authorization": f"Bearer {fresh}"},
+                                        json={"current_password": PASSWORD,
+                                              "new_password": "a brand new passphrase"})
+            assert changed.status_code == 200
+            with pytest.raises(Closed) as closed:
+                await asyncio.wait_for(sockets["alice"].receive(), 10)
+            assert closed.value.code == 4401
+            # bob's socket on the same instance stays open (nothing to read, not closed).
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(sockets["bob"].receive(), 1.5)
+            assert sockets["bob"].close_code is None
+        finally:
+            for socket in sockets.values():
+                await socket.close()
