@@ -442,26 +442,9 @@ def user() -> None:
 @click.pass_context
 def user_create(ctx: click.Context, username: str, password: str, admin: bool) -> None:
     """Create an account."""
-    from mediahub import db
-    from mediahub.app import database_config
     from mediahub.auth import create_user
-    from mediahub.errors import MediahubError
 
-    settings = settings_from(ctx)
-    Path(settings.server.data_dir).mkdir(parents=True, exist_ok=True)
-    config = database_config(settings, build_plugins(settings))
-
-    async def run():
-        try:
-            await db.init_db(config)
-            return await create_user(username, password, admin=admin)
-        finally:
-            await db.close_db()
-
-    try:
-        created = asyncio.run(run())
-    except MediahubError as exc:
-        raise click.ClickException(exc.message) from None
+    created = run_on_the_database(ctx, lambda: create_user(username, password, admin=admin))
     click.echo(f"created user {created.username}{' (admin)' if admin else ''}")
 
 
@@ -471,32 +454,43 @@ def user_create(ctx: click.Context, username: str, password: str, admin: bool) -
 @click.pass_context
 def user_set_password(ctx: click.Context, username: str, password: str) -> None:
     """Give an account a new password (a forgotten one) and sign it out everywhere."""
-    from mediahub import db
     from mediahub.accounts import find_user, set_password
+
+    async def change():
+        found = await find_user(username)
+        if found is None:
+            raise click.ClickException(f"no account named {username!r}")
+        await set_password(found, password)
+        return found
+
+    changed = run_on_the_database(ctx, change)
+    seconds = settings_from(ctx).auth.sign_in_cache_seconds
+    click.echo(f"new password set for {changed.username}; every token and browser session of "
+               f"the account is revoked (a running server stops accepting them within {seconds:g} s)")
+
+
+def run_on_the_database(ctx: click.Context, work):
+    """`await work()` with the configured database open (created if new); a MediahubError
+    becomes the command's error message."""
+    from mediahub import db
     from mediahub.app import database_config
     from mediahub.errors import MediahubError
 
     settings = settings_from(ctx)
+    Path(settings.server.data_dir).mkdir(parents=True, exist_ok=True)
     config = database_config(settings, build_plugins(settings))
 
     async def run():
         try:
             await db.init_db(config)
-            found = await find_user(username)
-            if found is None:
-                raise click.ClickException(f"no account named {username!r}")
-            await set_password(found, password)
-            return found
+            return await work()
         finally:
             await db.close_db()
 
     try:
-        changed = asyncio.run(run())
+        return asyncio.run(run())
     except MediahubError as exc:
         raise click.ClickException(exc.message) from None
-    seconds = settings.auth.sign_in_cache_seconds
-    click.echo(f"new password set for {changed.username}; every token and browser session of "
-               f"the account is revoked (a running server stops accepting them within {seconds:g} s)")
 
 
 # Every built-in command (nested ones included) takes `-c` after its name too; plugin commands
