@@ -26,12 +26,24 @@ RTT_SLACK_MS = 4.0    # within this of the fastest round trip: error bound withi
 DEADBAND_MS = 8
 SEEK_MS = 250        # above this: a seek is cheaper than minutes of rate change
 RATE_HORIZON_S = 1.0  # a rate excursion plans to absorb the drift within ~1 s
-# Right after a start (a track boundary, a join, a seek) the error is read within ~0.1 s
-# and is steady, not noise: absorbed faster, at up to the same 5 %, so that a start that
-# landed 30 ms off costs a few tenths of a second of the new track, not two seconds.
-LANDING_HORIZON_S = 0.4
 MAX_RATE_DELTA = 0.05  # at most 5 % faster/slower: inaudible with pitch preserved
-MIN_RATE_DELTA = 0.002  # slower than this is not worth a rate change
+# Right after a start (a track boundary, a join, a seek) and after each correction the
+# error is read within ~0.1 s and is steady to a millisecond, not noise: it is absorbed
+# at once (planned over LANDING_HORIZON_S, at up to LANDING_MAX_RATE_DELTA: 30 ms in
+# 0.3 s at 10 %, pitch preserved) and read and corrected again, up to a few rounds, until
+# it is inside LANDING_DEADBAND_MS. That is the dead band's hysteresis: the steady loop
+# acts past DEADBAND_MS and its correction is then finished like a landing, so two
+# listeners do not rest 12-14 ms apart on opposite sides of the 8 ms band. Not tighter: an
+# excursion's own jump varies in ~3 ms steps (-17 to -24 ms, Chromium, measured), and each
+# one dips the position by about that jump for ~0.1-0.2 s, more than a 4 ms error costs.
+LANDING_HORIZON_S = 0.1
+LANDING_MAX_RATE_DELTA = 0.10
+LANDING_DEADBAND_MS = 5
+# Chromium plays a rate within a few tenths of a percent of 1 as 1 (measured: 1.002 for
+# 400 ms moved the position by nothing, neither tempo nor jump; 1.005 by both), so a
+# correction that needs almost no tempo (a start that landed one jump ahead, as aimed)
+# must still change the rate enough for its jump to happen.
+MIN_RATE_DELTA = 0.01
 # Changing playbackRate moves the position by itself: in Chromium every change costs
 # about -20 ms (measured: the same for +-0.3 % and +-5 %, from 1.0 or not). A guest starts
 # from that prior and learns its own jump from its excursions (`learn_rate_jump`).
@@ -47,6 +59,7 @@ def browser_policy() -> dict[str, float]:
     return {"keepFastest": KEEP_FASTEST, "window": WINDOW, "rttSlackMs": RTT_SLACK_MS,
             "deadbandMs": DEADBAND_MS, "seekMs": SEEK_MS,
             "rateHorizonS": RATE_HORIZON_S, "landingHorizonS": LANDING_HORIZON_S, "maxRateDelta": MAX_RATE_DELTA,
+            "landingMaxRateDelta": LANDING_MAX_RATE_DELTA, "landingDeadbandMs": LANDING_DEADBAND_MS,
             "minRateDelta": MIN_RATE_DELTA, "rateJumpPriorMs": RATE_JUMP_PRIOR_MS,
             "jumpLearning": JUMP_LEARNING, "maxJumpMs": MAX_JUMP_MS, "goodMs": GOOD_MS,
             "mediumMs": MEDIUM_MS}
@@ -100,18 +113,20 @@ class Correction:
     duration_ms: float = 0.0
 
 
-def correction(drift_ms: float, jump_ms: float = RATE_JUMP_PRIOR_MS,
-               horizon_s: float = RATE_HORIZON_S) -> Correction:
+def correction(drift_ms: float, jump_ms: float = RATE_JUMP_PRIOR_MS, landing: bool = False) -> Correction:
     """What to do about a guest `drift_ms` ahead (+) or behind (-) the party position,
-    given that a rate change moves this guest's position by `jump_ms` on its own, planning
-    to absorb it within about `horizon_s` (LANDING_HORIZON_S just after a start)."""
+    given that a rate change moves this guest's position by `jump_ms` on its own. `landing`:
+    the error was read just after a start or a correction (steady, not noise): the landing
+    dead band, horizon and top rate apply."""
     size = abs(drift_ms)
-    if size < DEADBAND_MS:
+    if size < (LANDING_DEADBAND_MS if landing else DEADBAND_MS):
         return Correction("none")
     if size >= SEEK_MS:
         return Correction("seek")
     needed = -drift_ms - jump_ms  # what the excursion's tempo must add to the position
-    delta = min(MAX_RATE_DELTA, max(MIN_RATE_DELTA, abs(needed) / 1000.0 / horizon_s))
+    horizon_s = LANDING_HORIZON_S if landing else RATE_HORIZON_S
+    top = LANDING_MAX_RATE_DELTA if landing else MAX_RATE_DELTA
+    delta = min(top, max(MIN_RATE_DELTA, abs(needed) / 1000.0 / horizon_s))
     rate = 1.0 + delta if needed > 0 else 1.0 - delta
     # The shortest excursion when the jump alone does (nearly) all the work.
     duration = max(100.0, abs(needed) / delta)

@@ -83,17 +83,16 @@ def test_party_page_runs_the_drift_policy_of_clock_py(page, live_server):
     # The numbers reach the page from clock.py, not from a copy in party.js.
     assert page.evaluate("() => window.party.policy") == clock.browser_policy()
 
-    drifts = [0, 3, -7.9, 8, -8, 12.5, -30, 60, -119, 200, 249.9, -250, 250, 1000, -5000]
+    drifts = [0, 2.9, 3, -5, -7.9, 8, -8, 12.5, -30, 60, -119, 200, 249.9, -250, 250, 1000, -5000]
     jumps = [clock.RATE_JUMP_PRIOR_MS, 0.0, -45.0, 15.0]
-    horizons = [clock.RATE_HORIZON_S, clock.LANDING_HORIZON_S]
-    cases = [(drift, jump, horizon) for drift in drifts for jump in jumps for horizon in horizons]
-    answers = page.evaluate("""(cases) => cases.map(([drift, jump, horizon]) => {
-        const fix = window.party.correction(drift, jump, horizon);
+    cases = [(drift, jump, landing) for drift in drifts for jump in jumps for landing in (False, True)]
+    answers = page.evaluate("""(cases) => cases.map(([drift, jump, landing]) => {
+        const fix = window.party.correction(drift, jump, landing);
         return [fix.action, fix.rate, fix.durationMs]; })""", cases)
-    for (drift, jump, horizon), (action, rate, duration) in zip(cases, answers, strict=True):
-        expected = asdict(clock.correction(drift, jump, horizon))
+    for (drift, jump, landing), (action, rate, duration) in zip(cases, answers, strict=True):
+        expected = asdict(clock.correction(drift, jump, landing))
         assert (action, rate, duration) == pytest.approx(
-            (expected["action"], expected["rate"], expected["duration_ms"])), (drift, jump, horizon)
+            (expected["action"], expected["rate"], expected["duration_ms"])), (drift, jump, landing)
     assert {answer[0] for answer in answers} == {"none", "rate", "seek"}
 
     learning = [(None, 0.0, -30.0, 10.0), (-20.0, 5.0, -10.0, 4.0), (-20.0, 0.0, 90.0, 0.0),

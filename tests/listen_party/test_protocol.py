@@ -162,15 +162,21 @@ def test_a_correction_plans_for_the_jump_a_rate_change_makes():
     assert planned.duration_ms >= 100
 
 
-def test_a_landing_is_absorbed_faster_at_the_same_top_rate():
+def test_a_landing_is_absorbed_faster_and_finished_tighter():
     steady = clock.correction(-10.0, jump_ms=-20.0)
-    landing = clock.correction(-10.0, jump_ms=-20.0, horizon_s=clock.LANDING_HORIZON_S)
+    landing = clock.correction(-10.0, jump_ms=-20.0, landing=True)
     for fix in (steady, landing):  # 10 ms behind, and the rate change costs 20 more
         assert clock.excursion_effect_ms(fix.rate, fix.duration_ms) == pytest.approx(30.0)
     assert steady.duration_ms == pytest.approx(1000.0)
-    assert landing.duration_ms == pytest.approx(30.0 / clock.MAX_RATE_DELTA)  # at the top rate
-    small = clock.correction(9.0, jump_ms=0.0, horizon_s=clock.LANDING_HORIZON_S)
-    assert small.duration_ms == pytest.approx(clock.LANDING_HORIZON_S * 1000)
+    assert landing.rate == pytest.approx(1 + clock.LANDING_MAX_RATE_DELTA)  # at the landing's top rate
+    assert landing.duration_ms == pytest.approx(30.0 / clock.LANDING_MAX_RATE_DELTA)
+    near = clock.correction(10.0, jump_ms=-20.0, landing=True)  # the jump does most of it
+    assert near.duration_ms == pytest.approx(clock.LANDING_HORIZON_S * 1000)
+    assert clock.excursion_effect_ms(near.rate, near.duration_ms) == pytest.approx(10.0)
+    # The dead band's hysteresis: 5 ms off is left alone by the steady loop, not by a landing.
+    assert clock.correction(5.0, jump_ms=-20.0).action == "none"
+    assert clock.correction(5.0, jump_ms=-20.0, landing=True).action == "rate"
+    assert clock.correction(2.5, jump_ms=-20.0, landing=True).action == "none"
 
 
 @pytest.mark.parametrize("true_jump", [0.0, -20.0, 12.0])

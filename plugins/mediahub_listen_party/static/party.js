@@ -230,7 +230,8 @@
       wasSettling = true;  // learn how late this start lands, as for any start
       primedStart = audio.dataset.primed === after.trackUrl && !audio.paused;
       audio.playbackRate = 1;  // a primed spare starts here
-      if (primedStart) { settleUntil = localNow() + SETTLE_MS; watchLanding(); } else start();
+      if (primedStart) { settleUntil = localNow() + SETTLE_MS; watchLanding(null, after.serverTimestamp); }
+      else start(after.serverTimestamp);
       finished.pause();
       render();
       planBoundary();
@@ -272,7 +273,7 @@
       atServerTime("start", function () { return startAt - startLatencyMs - aheadMs(); }, function (at) {
         if (token !== plan) return;
         aimedLatencyMs = startAt - at; lateMs = serverNow() - at;
-        start();
+        start(startAt);
       });
     }
     ready();
@@ -285,9 +286,9 @@
     settleUntil = localNow() + SETTLE_MS;
   }
 
-  function start() {
+  function start(instant) {  // instant: the server time the start is aimed at
     settleUntil = localNow() + SETTLE_MS;
-    watchLanding();
+    watchLanding(null, instant);
     var playing = audio.play();
     if (playing && playing.catch) playing.then(function () {
       blocked = false; $("tap-to-sync").hidden = true;
@@ -306,21 +307,32 @@
   // once the element moves, its error against the party is steady to a millisecond within
   // ~50 ms. So every start is read right away, every LAND_EVERY_MS, and corrected (and its
   // latency learned) on the first LAND_READINGS readings that agree within LAND_SPREAD_MS.
-  // A rate change's own jump (-20 ms, but sometimes none at all just after a start) shows
-  // within ~0.1 s: so a start's correction is read the same way LAND_AFTER_RATE_MS after it
-  // ends, and corrected again if need be (LAND_ROUNDS in all), before the steady loop's
-  // slower rhythm takes over.
-  var LAND_EVERY_MS = 15, LAND_AFTER_MS = 40, LAND_READINGS = 4, LAND_SPREAD_MS = 2, LAND_GIVE_UP_MS = 700;
-  var LAND_AFTER_RATE_MS = 100, LAND_ROUNDS = 3;
+  // A rate change's effect (its -20 ms jump, then the tempo) shows ~110 ms after it is
+  // made: so a correction is read the same way LAND_AFTER_RATE_MS after it ends, and
+  // corrected again while it is outside the landing dead band (LAND_ROUNDS in all), before
+  // the steady loop's slower rhythm takes over.
+  var LAND_EVERY_MS = 10, LAND_AFTER_MS = 25, LAND_READINGS = 4, LAND_SPREAD_MS = 1.5, LAND_GIVE_UP_MS = 700;
+  var LAND_STARVED_MS = 40;
+  var LAND_AFTER_RATE_MS = 130, LAND_ROUNDS = 4;
   var landing = null, landings = [];
-  function watchLanding(after) {  // after: the start's correction that just ended, if any
+  // A start's readings count from LAND_AFTER_MS after its own instant: a join's play() (a
+  // seek, a reload) starts on an instant of its own, long after the state's timestamp, and
+  // right after play() Chromium's currentTime runs on for one decoded buffer (~23 ms), then
+  // stands still until the audio output's first callback (~60 ms): readings taken then agree
+  // with each other and are wrong by up to the whole start latency (a rejoin read +90 ms
+  // where it had landed +20 ms, and its correction took it to -70 ms). For the same reason a
+  // page starved of the cores (a gap of LAND_STARVED_MS between two looks) starts over.
+  function watchLanding(after, instant) {  // after: the start's correction that just ended, if any
     clearTimeout(timers.landing);
-    var token = plan, began = localNow(), seen = [];
+    var token = plan, began = localNow(), seen = [], lastLook = null;
+    if (instant === undefined) instant = state.serverTimestamp;
     landing = { began: began };
     (function look() {
       if (token !== plan || !state || !state.playing) { landing = null; return; }
       var now = serverNow();
-      var due = after ? localNow() >= began + LAND_AFTER_RATE_MS : now >= state.serverTimestamp + LAND_AFTER_MS;
+      var due = after ? localNow() >= began + LAND_AFTER_RATE_MS : now >= instant + LAND_AFTER_MS;
+      if (lastLook !== null && localNow() - lastLook > LAND_STARVED_MS) seen = [];
+      lastLook = localNow();
       if (!audio.paused && !audio.seeking && due) {
         seen.push((audio.currentTime - targetAt(now)) * 1000);
         if (seen.length > LAND_READINGS) seen.shift();
@@ -353,7 +365,9 @@
     } else {
       learnLatency(drift);
     }
-    act(drift, POLICY.landingHorizonS, round < LAND_ROUNDS ? round : 0);
+    // The landing's dead band: a start or a correction is finished to within a few ms, not
+    // left anywhere inside the steady band; after LAND_ROUNDS the steady loop takes over.
+    act(drift, true, round < LAND_ROUNDS ? round : 0);
     showQuality();
   }
 
@@ -379,13 +393,14 @@
   // One rate excursion per correction (rate for a planned time, then back to 1): every
   // playbackRate change moves the position by itself (Chromium: about -20 ms), so a guest
   // learns its own jump and plans for it (clock.py: correction, learn_rate_jump).
-  function correction(driftMs, jumpMs, horizonS) {
+  function correction(driftMs, jumpMs, landing) {
     var size = Math.abs(driftMs);
-    if (size < POLICY.deadbandMs) return { action: "none", rate: 1, durationMs: 0 };
+    if (size < (landing ? POLICY.landingDeadbandMs : POLICY.deadbandMs)) return { action: "none", rate: 1, durationMs: 0 };
     if (size >= POLICY.seekMs) return { action: "seek", rate: 1, durationMs: 0 };
     var needed = -driftMs - jumpMs;
-    var delta = Math.min(POLICY.maxRateDelta,
-                         Math.max(POLICY.minRateDelta, Math.abs(needed) / 1000 / (horizonS || POLICY.rateHorizonS)));
+    var horizonS = landing ? POLICY.landingHorizonS : POLICY.rateHorizonS;
+    var delta = Math.min(landing ? POLICY.landingMaxRateDelta : POLICY.maxRateDelta,
+                         Math.max(POLICY.minRateDelta, Math.abs(needed) / 1000 / horizonS));
     return { action: "rate", rate: needed > 0 ? 1 + delta : 1 - delta,
              durationMs: Math.max(100, Math.abs(needed) / delta) };
   }
@@ -468,12 +483,19 @@
   // So a start aims to land one jump ahead: a page that got there late (tens of ms under
   // load) still lands ahead or inside the dead band, and one that did not is set right by
   // its correction's jump.
+  // And AHEAD_MARGIN_MS more: a start's latency varies by ~7 ms (sd) from one start to the
+  // next, and one that lands ahead converges in ~0.1 s (the jump does it) where one behind
+  // first dips a jump further back.
+  var AHEAD_MARGIN_MS = 6;
   function aheadMs() {
-    return Math.max(0, -(rateJump === null ? POLICY.rateJumpPriorMs : rateJump));
+    return Math.max(0, -(rateJump === null ? POLICY.rateJumpPriorMs : rateJump)) + AHEAD_MARGIN_MS;
   }
 
-  function act(drift, horizonS, round) {
-    var fix = correction(drift, rateJump === null ? POLICY.rateJumpPriorMs : rateJump, horizonS);
+  // `round` (a landing's) 0 for the steady loop: its correction is then read like a
+  // landing's too (round 1), the dead band's hysteresis: in at DEADBAND_MS, out at LANDING_DEADBAND_MS.
+  function act(drift, landing, round) {
+    var fix = correction(drift, rateJump === null ? POLICY.rateJumpPriorMs : rateJump, landing);
+    if (!landing) round = 1;
     if (fix.action !== "none") readings = [];  // judge the next second afresh
     if (fix.action === "seek") {
       audio.playbackRate = 1;
