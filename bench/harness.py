@@ -74,6 +74,13 @@ def process_cpu_seconds(pid: int) -> float:
     return total
 
 
+def reaped_children_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the children a process has waited for (cutime + cstime
+    in /proc): an ffmpeg a server ran and reaped, which process_cpu_seconds no longer sees."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def machine_line() -> str:
     """Cores and load: ratios measured in one run are what count, absolute numbers move
     with whatever else the machine runs."""
