@@ -16,7 +16,8 @@ import pytest
 
 from mediahub.media import ffmpeg_path
 from tests.support.browser import launch_chromium, sign_in_and_start_party
-from tests.support.party_browser import SyncBar, join_as_guest, new_phone_page, TRACE, api, p95, traces
+from tests.support.party_browser import (SAMPLER, SyncBar, TRACE, api, join_as_guest, new_phone_page, p95,
+                                         traces, window_offsets)
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +61,9 @@ def tone(tmp_path_factory):
     subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=180",
                     "-ac", "1", "-ar", "22050", str(path)], check=True)
     return path
+
+
+SEEK_MEASURE_MS = 3_000
 
 
 def wait_playing(page) -> None:
@@ -162,6 +166,7 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
         wait_playing(page)
     for page, shift in zip(pages, shifts):
         page.evaluate(WATCH, ["seeked", shift])
+        page.evaluate(SAMPLER, shift)
     clicked = host.evaluate("() => { const t = performance.timeOrigin + performance.now();"
                             " const s = document.getElementById('seek'); s.value = 90;"
                             " s.dispatchEvent(new Event('change')); return t; }")
@@ -170,6 +175,22 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
     seek_delays = [page.evaluate("() => window.__seen") - clicked for page in pages]
     print(f"seek reached guests after {[round(d, 1) for d in seek_delays]} ms")
     assert max(seek_delays) <= 250, traces(pages)
+    # ...and every guest starts 90 s in on the seek's instant: the inter-guest offset over
+    # the first 3 s after it, measured as at a track boundary.
+    host.wait_for_function("() => window.party.state.positionSec === 90")
+    seek_start = host.evaluate("() => window.party.state.serverTimestamp")  # the host's clock is true
+    host.wait_for_function("(end) => performance.timeOrigin + performance.now() > end",
+                           arg=seek_start + SEEK_MEASURE_MS + 200)
+    for page in pages:
+        page.evaluate("() => { window.__sampling = false; }")
+    seek_offsets, seek_errors = window_offsets([page.evaluate("() => window.__samples") for page in pages],
+                                               seek_start, 90.0, SEEK_MEASURE_MS)
+    assert len(seek_offsets) >= 3 * 20, f"only {len(seek_offsets)} readings after the seek"
+    print(f"after the seek: p95 inter-guest offset {p95(seek_offsets):.2f} ms (max {max(seek_offsets):.2f}),"
+          f" p95 |error vs party| {p95(seek_errors):.2f} ms over the first 3 s")
+    # Measured, not held to the 20 ms bar (issue 16's bar is for track boundaries; a seek's
+    # start is a play() from paused, whose latency varies more): past 100 ms it is broken.
+    assert p95(seek_offsets) <= 100, traces(pages)
     for page in pages:
         wait_playing(page)
 

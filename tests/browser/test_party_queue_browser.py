@@ -14,15 +14,14 @@ issue's bar, p95 <= 20 ms.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
-from collections import defaultdict
 
 import pytest
 
 from mediahub.media import ffmpeg_path
 from tests.support.browser import launch_chromium, sign_in_and_start_party
-from tests.support.party_browser import SyncBar, join_as_guest, new_phone_page, TRACE, api, p95, traces
+from tests.support.party_browser import (SAMPLER, SyncBar, TRACE, api, join_as_guest, new_phone_page, p95,
+                                         traces, window_offsets)
 
 pytestmark = pytest.mark.browser
 
@@ -33,24 +32,6 @@ SHIFT_MS = 37_500  # one guest's clock runs 37.5 s behind
 # second boundary), then two long enough for the co-host's skip to land inside them.
 TONES = {"first": (330, 7), "second": (440, 7), "third": (550, 20), "fourth": (660, 20)}
 MEASURE_MS = 5_000
-WINDOW_MS = 100
-
-# [true ms, currentTime, url of the playing element, paused], one reading per task; `shift`
-# undoes a shifted clock. Runs until window.__sampling is false.
-SAMPLER = """
-(shift) => {
-  const out = window.__samples = [];
-  window.__sampling = true;
-  (async () => {
-    while (window.__sampling) {
-      await new Promise(r => setTimeout(r, 15));
-      const a = window.party.audio;
-      out.push([performance.timeOrigin + performance.now() - shift, a.currentTime,
-                a.dataset.url || "", a.paused]);
-    }
-  })();
-}
-"""
 
 # Media events of both players (the playing one and the spare), for the failure message:
 # [true ms, element id, event, currentTime, readyState].
@@ -103,24 +84,7 @@ def track_start(page, filename: str) -> tuple[str, float]:
 
 def boundary_offsets(samples: list[list], url: str, start_ms: float) -> tuple[list[float], list[float]]:
     """Inter-listener offsets (all pairs, per 100 ms window) and |error| over the first 5 s."""
-    windows: list[dict[int, float]] = []
-    for page_samples in samples:
-        by_window = defaultdict(list)
-        for true_ms, position, playing_url, _paused in page_samples:
-            since = true_ms - start_ms
-            if not 0 <= since < MEASURE_MS:
-                continue
-            at = position if playing_url == url else 0.0  # still on the old track: late
-            by_window[int(since // WINDOW_MS)].append((at - since / 1000) * 1000)
-        windows.append({k: statistics.median(v) for k, v in by_window.items()})
-    offsets, absolute = [], []
-    for k in range(MEASURE_MS // WINDOW_MS):
-        errors = [w[k] for w in windows if k in w]
-        if len(errors) < len(windows):
-            continue  # a page that was busy for a whole window: not a reading
-        absolute += [abs(e) for e in errors]
-        offsets += [abs(a - b) for i, a in enumerate(errors) for b in errors[i + 1:]]
-    return offsets, absolute
+    return window_offsets(samples, start_ms, 0.0, MEASURE_MS, url)
 
 
 def test_a_queue_plays_in_sync_across_two_boundaries(party_browser, live_server, queue_tones):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import statistics
 import urllib.request
+from collections import defaultdict
 
 # What each guest's audio element did, for the failure message: media events and, every
 # 100 ms, [true ms, error vs party ms, playbackRate, paused] (`shift` undoes a shifted clock).
@@ -25,6 +27,55 @@ TRACE = """
   }, 100);
 }
 """
+
+
+# [true ms, currentTime, url of the playing element, paused], one reading per task; `shift`
+# undoes a shifted clock. Runs until window.__sampling is false.
+SAMPLER = """
+(shift) => {
+  const out = window.__samples = [];
+  window.__sampling = true;
+  (async () => {
+    while (window.__sampling) {
+      await new Promise(r => setTimeout(r, 15));
+      const a = window.party.audio;
+      out.push([performance.timeOrigin + performance.now() - shift, a.currentTime,
+                a.dataset.url || "", a.paused]);
+    }
+  })();
+}
+"""
+
+WINDOW_MS = 100
+
+
+def window_offsets(samples: list[list], start_ms: float, position_sec: float, measure_ms: float,
+                   url: str | None = None) -> tuple[list[float], list[float]]:
+    """Inter-listener offsets (all pairs, per 100 ms window) and |error vs party| over the
+    `measure_ms` after `start_ms` (true ms), when the party is at `position_sec` at `start_ms`.
+
+    `samples`: each page's SAMPLER readings. A page playing another URL than `url` (still on
+    the old track) counts as at 0 of it (late, honestly); a window in which a page had no
+    reading (busy for the whole 100 ms) is not a reading for any page.
+    """
+    windows: list[dict[int, float]] = []
+    for page_samples in samples:
+        by_window = defaultdict(list)
+        for true_ms, position, playing_url, _paused in page_samples:
+            since = true_ms - start_ms
+            if not 0 <= since < measure_ms:
+                continue
+            at = position if url is None or playing_url == url else 0.0
+            by_window[int(since // WINDOW_MS)].append((at - position_sec - since / 1000) * 1000)
+        windows.append({k: statistics.median(v) for k, v in by_window.items()})
+    offsets, absolute = [], []
+    for k in range(int(measure_ms // WINDOW_MS)):
+        errors = [w[k] for w in windows if k in w]
+        if len(errors) < len(windows):
+            continue
+        absolute += [abs(e) for e in errors]
+        offsets += [abs(a - b) for i, a in enumerate(errors) for b in errors[i + 1:]]
+    return offsets, absolute
 
 
 def traces(pages, last: int = 80) -> str:
