@@ -34,7 +34,7 @@ from mediahub.models import MediaObject, User
 from mediahub.openapi import NO_NUL, html_page, media_route, optional_body
 from mediahub.datatypes import ByteRange, IncomingUpload, InvalidKey, ObjectStat, PresignedUpload
 from mediahub.sniff import SNIFF_BYTES, AudioType, detect_audio_type
-from mediahub.storage import Storage, check_key, guess_content_type, new_key
+from mediahub.storage import Storage, check_key, guess_content_type, new_key, put_small_objects
 from mediahub.streaming import (check_media_signature, media_response, media_signature,
                                 signed_media_url)
 from mediahub.tokens import TokenPair, user_for_access_token
@@ -63,7 +63,7 @@ __all__ = [
     "html_page", "media_route", "optional_body", "NO_NUL",
     # storage and the media ledger
     "Storage", "ObjectStat", "PresignedUpload", "InvalidKey", "check_key", "guess_content_type",
-    "new_key", "MediaObject",
+    "new_key", "put_small_objects", "MediaObject",
     # uploads
     "IncomingUpload", "ingest", "ingest_request", "ingest_multipart", "discard", "limit_request_body", "multipart_reader",
     "MultipartReader", "MAX_FIELDS", "FORM_OVERHEAD_BYTES", "SNIFF_BYTES", "AudioType",

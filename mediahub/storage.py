@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 import os
@@ -109,6 +110,35 @@ class Storage(Protocol):
                              expires_in: int) -> PresignedUpload:
         """A URL + form fields that accept exactly one upload of key, content_type and at
         most max_size bytes, until expires_in seconds from now."""
+
+
+async def put_small_objects(storage: Storage, objects: list[tuple[str, bytes, str]],
+                            at_once: int = 8) -> None:
+    """Store small objects held whole in memory, (key, data, content_type) each: every one is
+    stored and durable when this returns, so something naming them can be stored next.
+
+    A backend with `put_many(objects)` (local disk: one worker-thread call, one sync pass for
+    the lot) gets them in one call; any other gets `put`s side by side, at most at_once at a
+    time. If one fails, the others end first, then its error is raised."""
+    if not objects:
+        return
+    put_many = getattr(storage, "put_many", None)
+    if put_many is not None:
+        await put_many(objects)
+        return
+    slots = asyncio.Semaphore(at_once)
+
+    async def put_one(key: str, data: bytes, content_type: str) -> None:
+        async def once():
+            yield data
+
+        async with slots:
+            await storage.put(key, once(), content_type, len(data))
+
+    results = await asyncio.gather(*(put_one(*item) for item in objects), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def new_key(prefix: str, extension: str = "") -> str:

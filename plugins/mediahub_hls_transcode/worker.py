@@ -10,7 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
-from mediahub import NotAudio, ffmpeg_path, first_result, format_duration, probe
+from mediahub import (NotAudio, ffmpeg_path, first_result, format_duration, probe,
+                      put_small_objects)
 from mediahub_hls_transcode import store, transcode
 from mediahub_hls_transcode.models import Track
 from mediahub_hls_transcode.playlist import (Rendition, as_event, as_vod, ladder,
@@ -27,8 +28,9 @@ INIT_TYPE = "video/mp4"
 FIRST_PUBLISH_INTERVAL = 0.5
 PUBLISH_INTERVAL = 2.0
 DOWNLOAD_CHUNK = 1024 * 1024
-# Segments stored at once while publishing (each put waits on the disk, not the CPU).
-STORE_AT_ONCE = 8
+# Files read and stored per storage call while publishing (bounds the memory a publish
+# holds: ~16 x 150 KB at 192 kbit/s and 6 s segments).
+STORE_GROUP = 16
 
 
 async def transcode_job(ctx, payload: dict) -> dict:
@@ -150,7 +152,7 @@ class Transcode:
 
 
 class Publisher:
-    """Copies what ffmpeg has finished into storage: segments first, then the playlist naming them."""
+    """Copies what ffmpeg has finished into storage: segments first, then the playlists naming them."""
 
     def __init__(self, storage, track: Track, workdir: str, renditions: list[Rendition]):
         self.storage = storage
@@ -160,62 +162,61 @@ class Publisher:
         self.stored: dict[str, set[str]] = {r.name: set() for r in renditions}
         self.playlists: dict[str, str] = {}
         self.master_stored = False
-        self.storing = asyncio.Semaphore(STORE_AT_ONCE)
 
     async def publish(self, final: bool = False) -> float:
         """Store new segments and playlists; returns the shortest rendition's listed duration."""
-        durations = []
-        for rendition in self.renditions:
-            durations.append(await self.publish_rendition(rendition, final))
+        texts = await asyncio.to_thread(self.read_playlists)
+        durations, new_files, playlists = [], [], []
+        for rendition, text in zip(self.renditions, texts):
+            if text is None:
+                if final:
+                    raise RuntimeError(f"ffmpeg wrote no playlist for {rendition.name}")
+                durations.append(0.0)
+                continue
+            playlist = parse_media_playlist(text)
+            names = ([playlist.init] if playlist.init else []) + [name for name, _ in playlist.segments]
+            new_files += [(rendition.name, name, INIT_TYPE if name == playlist.init else SEGMENT_TYPE)
+                          for name in names if name not in self.stored[rendition.name]]
+            if playlist.segments:
+                published = as_vod(text) if final else as_event(text)
+                if self.playlists.get(rendition.name) != published:
+                    playlists.append((rendition.name, published))
+            durations.append(playlist.duration)
+        # Every segment is durable before a playlist naming it is stored. They go a group at
+        # a time (memory stays bounded), each group in one storage call: on local disk one
+        # thread hop and one sync pass, where a put per file cost four hops and two fsyncs
+        # (ffmpeg writes ~9 segments a second per rendition).
+        for start in range(0, len(new_files), STORE_GROUP):
+            group = new_files[start:start + STORE_GROUP]
+            contents = await asyncio.to_thread(self.read_files, group)
+            await put_small_objects(self.storage, [
+                (store.hls_key(self.track, f"{folder}/{name}"), data, content_type)
+                for (folder, name, content_type), data in zip(group, contents)])
+            for folder, name, _ in group:
+                self.stored[folder].add(name)
+        if playlists:
+            await put_small_objects(self.storage, [
+                (store.hls_key(self.track, f"{folder}/{transcode.PLAYLIST_NAME}"), text.encode(),
+                 PLAYLIST_TYPE) for folder, text in playlists])
+            self.playlists.update(playlists)
         if not self.master_stored and all(self.stored[r.name] for r in self.renditions):
+            # After the playlists it names.
             master = master_playlist(self.renditions, lambda r: f"{r.name}/{transcode.PLAYLIST_NAME}")
-            await self.put(store.hls_key(self.track, "master.m3u8"), master.encode(), PLAYLIST_TYPE)
+            await put_small_objects(self.storage, [
+                (store.hls_key(self.track, "master.m3u8"), master.encode(), PLAYLIST_TYPE)])
             self.master_stored = True
             # Playable from now on: the detail answers with the master URL while processing.
             await Track.filter(id=self.track.id).update(master_ready=True)
         return min(durations) if durations else 0.0
 
-    async def publish_rendition(self, rendition: Rendition, final: bool) -> float:
-        folder = self.workdir / rendition.name
-        try:
-            text = await asyncio.to_thread((folder / transcode.PLAYLIST_NAME).read_text)
-        except FileNotFoundError:
-            if final:
-                raise RuntimeError(f"ffmpeg wrote no playlist for {rendition.name}") from None
-            return 0.0
-        playlist = parse_media_playlist(text)
-        names = ([playlist.init] if playlist.init else []) + [name for name, _ in playlist.segments]
+    def read_playlists(self) -> list[str | None]:
+        texts = []
+        for rendition in self.renditions:
+            try:
+                texts.append((self.workdir / rendition.name / transcode.PLAYLIST_NAME).read_text())
+            except FileNotFoundError:
+                texts.append(None)
+        return texts
 
-        async def store_file(name: str) -> None:
-            async with self.storing:
-                data = await asyncio.to_thread((folder / name).read_bytes)
-                content_type = INIT_TYPE if name == playlist.init else SEGMENT_TYPE
-                await self.put(store.hls_key(self.track, f"{rendition.name}/{name}"), data, content_type)
-            self.stored[rendition.name].add(name)
-
-        # Stored side by side, not one after the other: each put waits for its fsyncs (two
-        # per object on local disk), and ffmpeg writes ~9 segments per second per rendition,
-        # so the final publish found ~40 waiting to be stored one by one after ffmpeg ended.
-        await gather_all([store_file(name) for name in names if name not in self.stored[rendition.name]])
-        if playlist.segments:
-            published = as_vod(text) if final else as_event(text)
-            if self.playlists.get(rendition.name) != published:
-                await self.put(store.hls_key(self.track, f"{rendition.name}/{transcode.PLAYLIST_NAME}"),
-                               published.encode(), PLAYLIST_TYPE)
-                self.playlists[rendition.name] = published
-        return playlist.duration
-
-    async def put(self, key: str, data: bytes, content_type: str) -> None:
-        async def once():
-            yield data
-
-        await self.storage.put(key, once(), content_type, len(data))
-
-
-async def gather_all(coroutines: list) -> None:
-    """Run them all at once; if one fails, wait for the others to end, then raise its error
-    (no put is left running behind a failed publish)."""
-    results = await asyncio.gather(*coroutines, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+    def read_files(self, files: list[tuple[str, str, str]]) -> list[bytes]:
+        return [(self.workdir / folder / name).read_bytes() for folder, name, _ in files]

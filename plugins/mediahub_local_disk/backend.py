@@ -184,6 +184,38 @@ class LocalDiskStorage:
             os.close(fd)
         return await self.stat(key)
 
+    async def put_many(self, objects: list[tuple[str, bytes, str]]) -> None:
+        """Store small objects, (key, data, content_type) each, in one worker-thread call:
+        every one written and its writeback started, then each fsynced, renamed into place,
+        and each directory fsynced once. Durable on return, like `put`: what names them
+        (a playlist) can be stored next. Costs one thread hop for the lot instead of four per
+        object, and the fsyncs after the first find their data on its way to disk already."""
+        for key, _, _ in objects:
+            check_key(key)
+        await finish_in_thread(self._put_many, objects)
+
+    def _put_many(self, objects: list[tuple[str, bytes, str]]) -> None:
+        opened: list[tuple[int, str, str]] = []
+        try:
+            for key, data, content_type in objects:
+                opened.append(self._open_temp(key, content_type))
+                write_all(opened[-1][0], data)
+                start_writeback(opened[-1][0], 0, len(data))
+            for fd, _, _ in opened:
+                os.fsync(fd)
+            for _, temp_path, path in opened:
+                os.replace(temp_path, path)
+            for directory in dict.fromkeys(os.path.dirname(path) for _, _, path in opened):
+                fsync_dir(directory)
+        except BaseException:
+            for _, temp_path, _ in opened:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp_path)  # gone already for those renamed into place
+            raise
+        finally:
+            for fd, _, _ in opened:
+                os.close(fd)
+
     def _open_temp(self, key: str, content_type: str) -> tuple[int, str, str]:
         path = self._path(key)
         directory = os.path.dirname(path)

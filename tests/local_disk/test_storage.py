@@ -186,3 +186,19 @@ async def test_a_nested_root_is_not_listed_by_the_outer_backend(tmp_path):
     await inner.put("i.mp3", chunked(b"y"), "audio/mpeg")
     assert await keys_listed(outer) == ["o.mp3"]
     assert await keys_listed(inner) == ["i.mp3"]
+
+
+async def test_put_many_is_one_batch_that_leaves_nothing_half_done(local_disk, tmp_path):
+    """Every object of a batch written, synced and renamed into place; if one cannot be
+    written, none of the batch appears and no temp file is left."""
+    await local_disk.put_many([("hls/a96k/seg_00000.m4s", b"one", "video/iso.segment"),
+                               ("hls/a192k/seg_00000.m4s", b"two", "video/iso.segment")])
+    assert (tmp_path / "media" / "hls" / "a192k" / "seg_00000.m4s").read_bytes() == b"two"
+    assert (await local_disk.stat("hls/a96k/seg_00000.m4s")).content_type == "video/iso.segment"
+    (tmp_path / "media" / "hls" / "blocked").write_bytes(b"a file where a folder should be")
+    with pytest.raises(OSError):
+        await local_disk.put_many([("hls/a96k/seg_00001.m4s", b"x", "video/iso.segment"),
+                                   ("hls/blocked/seg_00001.m4s", b"y", "video/iso.segment")])
+    assert sorted(os.listdir(tmp_path / "media" / "hls" / "a96k")) == ["seg_00000.m4s"]
+    with pytest.raises(InvalidKey):
+        await local_disk.put_many([("hls/../x", b"z", "video/iso.segment")])

@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from mediahub.storage import InvalidKey, ObjectStat, Storage
+from mediahub.storage import InvalidKey, ObjectStat, Storage, put_small_objects
 
 MiB = 1024 * 1024
 
@@ -121,6 +121,18 @@ class StorageContract:
             await storage.put("k/a.bin", failing_after(self.payload, 10), "application/octet-stream")
         assert await read_all(storage, "k/a.bin", 0, 2) == b"old"
         assert await keys_listed(storage) == ["k/a.bin"]
+
+    async def test_small_objects_stored_together(self, storage):
+        """put_small_objects: a backend's put_many, or puts side by side; all stored on return."""
+        objects = [(f"hls/a{n % 2}/seg_{n:05d}.m4s", os.urandom(1000 + n), "video/iso.segment")
+                   for n in range(20)] + [("hls/a0/index.m3u8", b"#EXTM3U\n", "application/vnd.apple.mpegurl")]
+        await put_small_objects(storage, objects)
+        assert await keys_listed(storage, "hls/") == sorted(key for key, _, _ in objects)
+        for key, data, content_type in objects[::7]:
+            stat = await storage.stat(key)
+            assert (stat.size, stat.content_type) == (len(data), content_type)
+            assert await read_all(storage, key, 0, len(data) - 1) == data
+        await put_small_objects(storage, [])
 
     async def test_put_with_wrong_size_stores_nothing(self, storage):
         with pytest.raises(ValueError):
