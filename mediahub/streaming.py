@@ -27,7 +27,8 @@ from urllib.parse import quote, unquote, unquote_plus
 
 from quart import Blueprint, Response, request
 
-from mediahub._compat.hypercorn import raw_http11, send_file_range
+from mediahub._compat.hypercorn import (header_block, raw_http11, send_file_range,
+                                        send_file_response)
 from mediahub.datatypes import ASGIApp, Receive, Scope, Send
 from mediahub.errors import NotFound, StorageUnavailable
 # Re-exported: plugins and hookspecs name ByteRange and the rules from here too.
@@ -221,13 +222,20 @@ async def stat_and_plan(backend, key: str, method: str, headers: Mapping[str, st
 
 
 async def send_cached_file(send, plan: ResponsePlan, raw, fd: CachedFile) -> None:
-    """The planned response with its body sent by sendfile from the page cache."""
+    """The planned response with its body sent by sendfile from the page cache, its head
+    written past Hypercorn's header handling where the connection allows it."""
     try:
-        await send({"type": "http.response.start", "status": plan.status,
-                    "headers": _encode(plan.headers)})
+        headers = _encode(plan.headers)
         span = plan.byte_range
         start, length = (span.start, span.length) if span else (0, plan_length(plan))
-        if await send_file_range(raw, fd, start, length):
+        block = header_block(headers)
+        sent = None
+        if block is not None:
+            sent = await send_file_response(raw, plan.status, headers, block, fd, start, length)
+        if sent is None:
+            await send({"type": "http.response.start", "status": plan.status, "headers": headers})
+            sent = await send_file_range(raw, fd, start, length)
+        if sent:
             await send({"type": "http.response.body", "body": b""})
     finally:
         os.close(fd)

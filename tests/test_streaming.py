@@ -470,7 +470,8 @@ class CountingDiskPlugin(TrackRoutePlugin):
 
 
 @contextlib.asynccontextmanager
-async def hypercorn_server(tmp_path, configure_app=None, storage_type="counting-disk"):
+async def hypercorn_server(tmp_path, configure_app=None, storage_type="counting-disk",
+                           configure_server=None):
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -483,6 +484,8 @@ async def hypercorn_server(tmp_path, configure_app=None, storage_type="counting-
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
+    if configure_server:
+        configure_server(config)
     stop = asyncio.Event()
     server = asyncio.ensure_future(serve(app, config, shutdown_trigger=stop.wait))
     try:
@@ -555,20 +558,34 @@ async def test_slow_client_gets_every_byte_past_response_timeout(tmp_path):
             assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
 
 
-async def test_cached_bytes_go_out_by_sendfile_and_stop_when_the_client_leaves(tmp_path, monkeypatch):
-    import httpx
-
+def record_sendfile(monkeypatch) -> list[tuple[int, int, bool]]:
+    """(offset, count, every byte went out) of each body the gateway sends by sendfile,
+    head and body together (`send_file_response`); a body after a head sent through
+    Hypercorn (`send_file_range`) would be recorded too, with None for its head."""
     from mediahub import streaming
 
-    sent = []  # (offset, count, every byte went out)
-    real = streaming.send_file_range
+    sent = []
+    response, body_only = streaming.send_file_response, streaming.send_file_range
 
-    async def recording(raw, fd, offset, count):
-        result = await real(raw, fd, offset, count)
+    async def recording_response(raw, status, headers, block, fd, offset, count):
+        result = await response(raw, status, headers, block, fd, offset, count)
         sent.append((offset, count, result))
         return result
 
-    monkeypatch.setattr(streaming, "send_file_range", recording)
+    async def recording_range(raw, fd, offset, count):
+        result = await body_only(raw, fd, offset, count)
+        sent.append((offset, count, result, None))
+        return result
+
+    monkeypatch.setattr(streaming, "send_file_response", recording_response)
+    monkeypatch.setattr(streaming, "send_file_range", recording_range)
+    return sent
+
+
+async def test_cached_bytes_go_out_by_sendfile_and_stop_when_the_client_leaves(tmp_path, monkeypatch):
+    import httpx
+
+    sent = record_sendfile(monkeypatch)
     data = os.urandom(5 * MiB + 17)
     async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
         storage = app.extensions["mediahub"].storage.default
@@ -596,3 +613,159 @@ async def test_cached_bytes_go_out_by_sendfile_and_stop_when_the_client_leaves(t
         assert sent[3] == (0, len(data), False)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert (await client.get(url, headers={"Range": "bytes=0-9"})).content == data[:10]
+
+
+# --------------------------------------------------------------------------------------
+# The sendfile fast path writes its own head: same headers, h11 and Hypercorn kept in step
+# --------------------------------------------------------------------------------------
+
+
+async def read_response(reader, method: str = "GET"):
+    """(status, {lowercase name: [values]}, body) of the next response on a raw connection."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    status_line, *lines = head[:-4].split("\r\n")
+    headers: dict[str, list[str]] = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers.setdefault(name.lower(), []).append(value.strip())
+    status = int(status_line.split(" ")[1])
+    length = int(headers.get("content-length", ["0"])[0])
+    no_body = method == "HEAD" or status == 304
+    return status, headers, b"" if no_body else await reader.readexactly(length)
+
+
+def request(url: str, method: str = "GET", **headers: str) -> bytes:
+    lines = [f"{method} {url} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def eventually(condition, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return condition()
+
+
+async def test_sendfile_responses_carry_hypercorns_headers_and_keep_the_connection(tmp_path, monkeypatch):
+    import h11
+    from hypercorn.protocol.http_stream import ASGIHTTPState
+
+    from mediahub import streaming
+
+    raws = []
+    real_raw = streaming.raw_http11
+
+    def keeping(send):
+        raw = real_raw(send)
+        raws.append(raw)
+        return raw
+
+    monkeypatch.setattr(streaming, "raw_http11", keeping)
+    sent = record_sendfile(monkeypatch)
+    data = os.urandom(300_000)
+    async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
+        storage = app.extensions["mediahub"].storage.default
+        await storage.put("s/fast.bin", chunked(data, MiB), "audio/mpeg")
+        url = await storage.url("s/fast.bin", 60)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # Pipelined: four requests in one write, answered in order on the one connection.
+        writer.write(request(url) + request(url, "HEAD") + request(url, Range="bytes=10-19")
+                     + request(url, Range="bytes=299990-"))
+        status, fast, body = await read_response(reader)
+        assert status == 200 and body == data
+        status, slow, body = await read_response(reader, "HEAD")  # Hypercorn's own path
+        assert status == 200 and body == b""
+        # The same headers, each once (Date from the same second or the next).
+        assert {name: values for name, values in fast.items() if name != "date"} == \
+            {name: values for name, values in slow.items() if name != "date"}
+        assert fast["content-length"] == [str(len(data))] and len(fast["date"]) == 1
+        assert fast["server"] == ["hypercorn-h11"]
+        assert "connection" not in fast  # kept alive
+        status, part, body = await read_response(reader)
+        assert (status, body, part["content-range"]) == (206, data[10:20], ["bytes 10-19/300000"])
+        status, part, body = await read_response(reader)
+        assert (status, body) == (206, data[299990:])
+        etag = fast["etag"][0]
+        # Then the answers that have no body (never the fast path), on the same connection.
+        writer.write(request(url, If_None_Match=etag) + request(url, If_Match='"other"')
+                     + request(url, Range="bytes=0-4"))
+        assert (await read_response(reader))[0] == 304
+        status, _, body = await read_response(reader)
+        assert status == 412 and b"precondition_failed" in body
+        assert (await read_response(reader))[2] == data[:5]
+        assert sent == [(0, len(data), True), (10, 10, True), (299990, 10, True), (0, 5, True)]
+        # After each one h11 and Hypercorn's stream are where the ordinary path leaves them.
+        stream, protocol, _ = raws[-1]
+        assert await eventually(lambda: protocol.connection.states
+                                == {h11.CLIENT: h11.IDLE, h11.SERVER: h11.IDLE})
+        assert stream.state is ASGIHTTPState.CLOSED
+        assert protocol.keep_alive_requests == 7
+        writer.close()
+
+
+@pytest.mark.parametrize("version,extra", [("1.1", "Connection: close\r\n"), ("1.0", "")])
+async def test_sendfile_response_closes_when_the_client_asked(tmp_path, monkeypatch, version, extra):
+    sent = record_sendfile(monkeypatch)
+    data = os.urandom(70_000)
+    async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
+        storage = app.extensions["mediahub"].storage.default
+        await storage.put("s/close.bin", chunked(data, MiB), "audio/mpeg")
+        url = await storage.url("s/close.bin", 60)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {url} HTTP/{version}\r\nHost: x\r\n{extra}\r\n".encode())
+        status, headers, body = await read_response(reader)
+        assert status == 200 and body == data and headers["connection"] == ["close"]
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # and the server closed it
+        assert sent == [(0, len(data), True)]
+        writer.close()
+
+
+async def test_sendfile_response_closes_at_hypercorns_request_limit(tmp_path, monkeypatch):
+    def two_requests(config):
+        config.keep_alive_max_requests = 2
+
+    sent = record_sendfile(monkeypatch)
+    data = os.urandom(1000)
+    async with hypercorn_server(tmp_path, storage_type="local-disk",
+                                configure_server=two_requests) as (app, port):
+        storage = app.extensions["mediahub"].storage.default
+        await storage.put("s/limit.bin", chunked(data, MiB), "audio/mpeg")
+        url = await storage.url("s/limit.bin", 60)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request(url) + request(url, Range="bytes=1-2"))
+        assert "connection" not in (await read_response(reader))[1]
+        status, headers, body = await read_response(reader)
+        assert (status, body, headers["connection"]) == (206, data[1:3], ["close"])
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        assert [count for _, count, _ in sent] == [1000, 2]
+        writer.close()
+
+
+def test_header_block_refuses_what_h11_would_not_send():
+    from mediahub._compat.hypercorn import header_block
+
+    good = [(b"content-type", b"audio/mpeg"), (b"content-length", b"5"), (b"etag", b'"a-b"')]
+    assert header_block(good) == b'content-type: audio/mpeg\r\netag: "a-b"\r\n'
+    for bad in ((b"content-type", b"audio/mpeg\r\nset-cookie: x=1"), (b"x", b"a\nb"),
+                (b"Content-Type", b"audio/mpeg"), (b"x y", b"1"), (b"x", b" padded "),
+                (b"x", b"nul\x00")):
+        assert header_block(good + [bad]) is None, bad
+
+
+async def test_a_stored_type_with_a_line_break_never_reaches_the_wire_as_a_header(tmp_path, monkeypatch):
+    from mediahub_local_disk.backend import CONTENT_TYPE_XATTR
+
+    sent = record_sendfile(monkeypatch)
+    async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
+        storage = app.extensions["mediahub"].storage.default
+        await storage.put("s/evil.bin", chunked(b"x" * 100, MiB), "audio/mpeg")
+        os.setxattr(os.path.join(storage.root, "s/evil.bin"), CONTENT_TYPE_XATTR,
+                    b"audio/mpeg\r\nset-cookie: stolen=1")
+        url = await storage.url("s/evil.bin", 60)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request(url))
+        head = await asyncio.wait_for(reader.read(65536), 10)
+        assert b"set-cookie" not in head.lower()
+        assert sent == []  # the fast path refused it; Hypercorn's path refuses it too
+        writer.close()
