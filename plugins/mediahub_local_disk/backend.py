@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mediahub import (ConfigProblem, InvalidKey, ObjectStat, PresignedUpload, check_key,
                       guess_content_type, signed_media_url)
+from mediahub_local_disk.open_files import OpenFiles
 from mediahub_local_disk.upload_policy import upload_policy_signature, verify_upload_policy
 
 __all__ = ["LocalDiskStorage", "LocalDiskSettings", "check_key", "verify_upload_policy"]
@@ -61,6 +62,7 @@ class LocalDiskStorage:
         self._real_root = os.path.realpath(self.root)
         self._checked_dirs: set[str] = set()
         self._read_paths: dict[str, str] = {}  # key -> its file, for keys read before
+        self._open_files = OpenFiles()  # what /media/ requests opened in the last second
 
     @classmethod
     def from_settings(cls, options: dict[str, Any]) -> LocalDiskStorage:
@@ -99,7 +101,7 @@ class LocalDiskStorage:
                                         f"give each backend its own root")
 
     async def close(self) -> None:
-        return None
+        self._open_files.forget_all()
 
     # -- paths ---------------------------------------------------------------------
 
@@ -182,6 +184,7 @@ class LocalDiskStorage:
         finally:
             await wait_for_thread(writing)
             os.close(fd)
+            self._open_files.forget(key)  # a kept open file is of the version replaced
         return await self.stat(key)
 
     async def put_many(self, objects: list[tuple[str, bytes, str]]) -> None:
@@ -323,7 +326,12 @@ class LocalDiskStorage:
 
     def _open_for_span(self, key: str, choose):
         """On the loop: open the object, fstat it, `choose` the span. (stat, span, fd),
-        fd open only when there is a span to send."""
+        fd open only when there is a span to send. A file opened in the last second is
+        served as it was then (open_files.py): no open, fstat or xattr read."""
+        kept = self._open_files.get(key)
+        if kept is not None:
+            fd, stat = kept
+            return self._span_of(stat, fd, choose)
         path = self._path(key, for_reading=True)
         try:
             # Non-blocking open: a FIFO planted under the root must not hang the loop.
@@ -344,6 +352,15 @@ class LocalDiskStorage:
                               etag=f"{info.st_size:x}-{info.st_mtime_ns:x}",
                               last_modified=info.st_mtime,
                               content_type=read_content_type(fd, key))
+            self._open_files.keep(key, fd, stat)
+        except BaseException:
+            os.close(fd)
+            raise
+        return self._span_of(stat, fd, choose)
+
+    @staticmethod
+    def _span_of(stat: ObjectStat, fd: int, choose):
+        try:
             span = choose(stat)
         except BaseException:
             os.close(fd)
@@ -434,7 +451,10 @@ class LocalDiskStorage:
     # -- deleting ------------------------------------------------------------------
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._delete, key)
+        try:
+            await asyncio.to_thread(self._delete, key)
+        finally:
+            self._open_files.forget(key)
 
     def _delete(self, key: str) -> None:
         path = self._path(key)
