@@ -293,7 +293,8 @@ class LocalDiskStorage:
         return info, span, data
 
     async def stat_and_open(self, key: str, choose, limit: int):
-        """One open per request, for the /media/ gateway: (stat or None, span, fd or None,
+        """At most one open per request, for the /media/ gateway (none for a file kept open,
+        open_files.py): (stat or None, span, fd or None,
         bytes or None), with span = `choose(stat)` -> (start, end) or None.
 
         fd (the caller closes it): every byte of the span is in the page cache (checked with
