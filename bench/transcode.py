@@ -21,6 +21,7 @@ import argparse
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -167,7 +168,8 @@ def main() -> int:
     print(f"bare ffmpeg:              {best_bare:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in bare)})")
     print(f"mediahub complete->ready: {best_full:6.2f} s  (runs: {', '.join(f'{t:.2f}' for t in full)})")
     per_run = [f / b for f, b in zip(full, bare)]
-    print(f"ratio to bare ffmpeg: {ratio:.3f} (per-run spread {spread(per_run)}; target <= "
+    print(f"ratio to bare ffmpeg: {ratio:.3f} (per-run spread {spread(per_run)}, median "
+          f"{statistics.median(per_run):.3f}; target <= "
           f"{TARGET_RATIO}: {'yes' if ratio <= TARGET_RATIO else 'NO'})")
     print(f"mediahub server's own CPU while ffmpeg ran: "
           f"{', '.join(f'{t:.2f}' for t in server_cpu)} s (publishing, progress, these polls)")
@@ -179,7 +181,7 @@ def main() -> int:
     cpu_per_run = [m / b for m, b in zip(mediahub_cpu, bare_cpu)]
     ffmpeg_per_run = [f / b for f, b in zip(ffmpeg_cpu, bare_cpu)]
     print(f"ratio by CPU (ffmpeg + server / bare ffmpeg): {cpu_ratio:.3f} (per-run spread "
-          f"{spread(cpu_per_run)}; ffmpeg alone {min(ffmpeg_cpu) / min(bare_cpu):.3f}, per-run "
+          f"{spread(cpu_per_run)}, median {statistics.median(cpu_per_run):.3f}; ffmpeg alone {min(ffmpeg_cpu) / min(bare_cpu):.3f}, per-run "
           f"{spread(ffmpeg_per_run)}; target <= {TARGET_RATIO}: "
           f"{'yes' if cpu_ratio <= TARGET_RATIO else 'NO'})")
     print(f"complete -> first playable segment: {min(first):.2f} s (target <= {TARGET_FIRST_SEGMENT})")
