@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -138,16 +137,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 # ---------------------------------------------------------------------------- serve
 
 
-async def freeze_start_up() -> None:
-    """What start-up made (modules, classes, routes, models: ~87,000 objects) lives as long as
-    the server: moved out of the cyclic collector's sight, so that a full collection no longer
-    walks it each time (~57 ms of every one; with 1,000 party guests connected they took
-    168-314 ms, stopping every message meanwhile: docs/party-protocol.md). Only `serve`: a
-    process that makes apps and drops them (the tests) would keep their cycles for good."""
-    gc.collect()
-    gc.freeze()
-
-
 @main.command()
 @click.option("--host", help="Address to listen on (overrides server.host).")
 @click.option("--port", type=int, help="Port to listen on (overrides server.port).")
@@ -161,6 +150,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, reuse_port: bo
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config as HypercornConfig
 
+    from mediahub import gc_policy
     from mediahub.app import create_app
     from mediahub.plugins import PluginStartupError
     from mediahub._compat.hypercorn import set_websocket_compression
@@ -172,7 +162,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, reuse_port: bo
         app = create_app(settings)
     except (PluginStartupError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
-    app.before_serving(freeze_start_up)  # after the app's own start (registered first)
+    # Start-up and long-lived sockets frozen out of full collections (mediahub/gc_policy.py):
+    # after the app's own start, which registered first.
+    gc_policy.install(app)
     config = HypercornConfig()
     config.bind = [f"{host or settings.server.host}:{port or settings.server.port}"]
     listening = None
