@@ -195,7 +195,11 @@ class LocalDiskStorage:
         object, and the fsyncs after the first find their data on its way to disk already."""
         for key, _, _ in objects:
             check_key(key)
-        await finish_in_thread(self._put_many, objects)
+        try:
+            await finish_in_thread(self._put_many, objects)
+        finally:
+            for key, _, _ in objects:
+                self._open_files.forget(key)  # kept open files are of the versions replaced
 
     def _put_many(self, objects: list[tuple[str, bytes, str]]) -> None:
         opened: list[tuple[int, str, str]] = []

@@ -53,6 +53,17 @@ async def test_this_processs_put_and_delete_are_seen_at_once(tmp_path):
     await storage.close()
 
 
+async def test_this_processs_put_many_is_seen_at_once(tmp_path):
+    storage = await started(tmp_path, valid_seconds=3600)
+    await storage.put_many([("hls/index.m3u8", b"#EXTM3U 1", "audio/mpegurl"),
+                            ("hls/0.ts", b"segment", "video/mp2t")])
+    assert (await serve(storage, "hls/index.m3u8"))[1] == b"#EXTM3U 1"
+    os.utime(storage._path("hls/index.m3u8"), ns=(1, 1))
+    await storage.put_many([("hls/index.m3u8", b"#EXTM3U 1 2", "audio/mpegurl")])
+    assert (await serve(storage, "hls/index.m3u8"))[1] == b"#EXTM3U 1 2"
+    await storage.close()
+
+
 async def test_another_processs_changes_are_seen_within_the_validity(tmp_path):
     storage = await started(tmp_path, valid_seconds=0.3)
     await storage.put("a/song.mp3", chunked(b"kept"), "audio/mpeg")
