@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mediahub_music_library.names import fold, sort_name
@@ -21,14 +21,15 @@ UNKNOWN_ARTIST = "Unknown Artist"
 UNKNOWN_ALBUM = "Unknown Album"
 
 
-def fingerprint(path: str, size: int) -> str:
-    """size + sha1 of the first and last 64 KiB: survives a move or rename, cheap to compute."""
+def fingerprint(handle, size: int) -> str:
+    """size + sha1 of the first and last 64 KiB of the open file: survives a move or rename,
+    cheap to compute."""
     digest = hashlib.sha1(str(size).encode())
-    with open(path, "rb") as handle:
+    handle.seek(0)
+    digest.update(handle.read(HEAD_BYTES))
+    if size > 2 * HEAD_BYTES:
+        handle.seek(-HEAD_BYTES, os.SEEK_END)
         digest.update(handle.read(HEAD_BYTES))
-        if size > 2 * HEAD_BYTES:
-            handle.seek(-HEAD_BYTES, os.SEEK_END)
-            digest.update(handle.read(HEAD_BYTES))
     return digest.hexdigest()
 
 
@@ -146,7 +147,7 @@ def cache_cover(data: bytes | None, kind: str, rel_path: str, cache: Path) -> Co
 
 def read_batch(files: list[tuple[str, str, int]], folder_path: str, artist_separators: list[str],
                genre_separators: list[str], cover_cache: str) -> list[FileRead | Exception]:
-    """A FileRead, or the Unreadable/OSError that skips it, per (rel, full path, size) of `files`.
+    """A FileRead, or the Unreadable that skips it, per (rel, full path, size) of `files`.
 
     A whole batch per call: one hand-off per 200 files, and each worker keeps its own
     folder-image lookups (a folder's files arrive together, in walk order).
@@ -155,17 +156,32 @@ def read_batch(files: list[tuple[str, str, int]], folder_path: str, artist_separ
 
     cache = Path(cover_cache)
     folder_covers: dict[str, CoverRead | None] = {}
+    # An album's tracks mostly embed the same picture: comparing its bytes with the last
+    # one's is cheaper than hashing it again (and its cache file is known to be there).
+    last_picture: tuple[bytes, CoverRead | None] | None = None
     results: list[FileRead | Exception] = []
     for rel, full, size in files:
         try:
             if size == 0:
                 raise Unreadable("empty file")
-            tags = read_tags(full, artist_separators, genre_separators)
-            print_ = fingerprint(full, size)
-        except (Unreadable, OSError) as exc:
+            # One open for both: the tags, then the fingerprint from the same handle.
+            with open(full, "rb") as handle:
+                tags = read_tags(handle, artist_separators, genre_separators)
+                print_ = fingerprint(handle, size)
+        except Unreadable as exc:
             results.append(exc)
             continue
-        cover = cache_cover(tags.picture, "embedded", rel, cache)
+        except OSError as exc:
+            results.append(Unreadable(f"unreadable: {exc.strerror or exc}"))
+            continue
+        picture, cover = tags.picture, None
+        if picture:
+            if last_picture is not None and last_picture[0] == picture:
+                known = last_picture[1]
+                cover = known and replace(known, rel_path=rel if raw_path(rel) is None else None)
+            else:
+                cover = cache_cover(picture, "embedded", rel, cache)
+                last_picture = (picture, cover)
         tags.picture = None  # the bytes stay here: only the cover's id goes back
         if cover is None:
             directory = os.path.dirname(full)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -34,6 +35,9 @@ def worker_started() -> None:
     # each). The parent's asyncio signal handlers came along: a signal to a worker would be
     # written to the parent's event loop as if the parent had received it.
     signal.set_wakeup_fd(-1)
+    # What came with the fork (the whole server's objects) is never freed here: kept out of
+    # the collector, whose full passes would walk (and copy, page by page) all of it.
+    gc.freeze()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the pool
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = multiprocessing.parent_process()

@@ -61,3 +61,21 @@ def test_broken_files_are_unreadable_not_crashes(tmp_path, tagged_files):
     for path in (empty, text, truncated):
         with pytest.raises(Unreadable):
             read_tags(str(path), *SEPARATORS)
+
+
+def test_a_format_the_plugin_does_not_index_is_named_in_its_report(tmp_path):
+    # mutagen reads ADTS AAC, the scanner does not index it: the file says so, whatever
+    # formats read_tags tries first.
+    adts = tmp_path / "raw.aac"
+    subprocess.run([ffmpeg_path(), "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac",
+                    "-f", "adts", str(adts)], check=True)
+    with pytest.raises(Unreadable, match="unsupported format AAC"):
+        read_tags(str(adts), *SEPARATORS)
+    with open(adts, "rb") as handle, pytest.raises(Unreadable, match="unsupported format AAC"):
+        read_tags(handle, *SEPARATORS)
+
+
+def test_tags_read_from_an_open_file_are_those_of_its_path(tagged_files):
+    for path in tagged_files.values():
+        with open(path, "rb") as handle:
+            assert read_tags(handle, *SEPARATORS) == read_tags(str(path), *SEPARATORS)
