@@ -62,11 +62,14 @@ def walk(root: str, counts: ScanCounts):
             continue
         visited.add((stat.st_dev, stat.st_ino))
         subdirs.sort()
+        # The folder's relative path once, not relpath per file (a tenth of the writer's work).
+        rel_dir = os.path.relpath(directory, root)
+        rel_prefix = "" if rel_dir == "." else rel_dir + os.sep
         for name in sorted(files):
             if os.path.splitext(name)[1].lower() not in AUDIO_SUFFIXES:
                 continue
             full = os.path.join(directory, name)
-            rel = os.path.relpath(full, root)
+            rel = rel_prefix + name
             try:
                 yield rel, full, os.stat(full)
             except OSError as exc:

@@ -167,8 +167,10 @@ def parse_gain(text: str) -> float | None:
 
 def vorbis_values(audio) -> dict:
     values: dict = {}
-    for key, items in (audio.tags or {}).items() if audio.tags is not None else []:
-        values.setdefault(key.lower(), []).extend(str(item) for item in items)
+    # A VComment is a list of (key, value) pairs: read as one (its dict view looks every
+    # key up again in the whole list).
+    for key, item in audio.tags if audio.tags is not None else ():
+        values.setdefault(key.lower(), []).append(str(item))
     values.setdefault("lyrics", values.get("unsyncedlyrics", []))
     pictures = getattr(audio, "pictures", None)
     if pictures:
