@@ -217,3 +217,4 @@ def test_host_and_three_guests_play_in_sync(party_browser, live_server, tone):
         context.close()
     late_context.close()
     host_context.close()
+    sync.settle()

@@ -132,6 +132,10 @@
       if (spare.dataset.url === state.trackUrl) swapPlayers();  // preloaded already
       else loadTrack(audio, state.trackUrl);
       loadedUrl = state.trackUrl;
+      // A preloaded spare fired its loadedmetadata long ago: its length is known now. (When
+      // the server's TRACK_ADVANCED came before this page crossed by itself, under load,
+      // nothing else told the server, and a party whose track has no length never advances.)
+      reportDuration();
     }
     audio.playbackRate = 1;
     excursion = null;
