@@ -31,6 +31,31 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def this_host() -> str:
+    # The holder column is 64 characters; a container's host name alone can be 63.
+    return socket.gethostname()[:40]
+
+
+def lease_holder(pid: int) -> str:
+    """Who holds the scan lease: this host, the process, a nonce (pids are reused)."""
+    return f"{this_host()}:{pid}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_gone(holder: str | None) -> bool:
+    """Whether the lease's holder was a process of this host that no longer runs (a server
+    killed mid-scan): its lease then need not be waited out."""
+    parts = (holder or "").split(":")
+    if len(parts) < 3 or ":".join(parts[:-2]) != this_host() or not parts[-2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[-2]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
 class LibraryService:
     """The scans of one serving process; `app.extensions["music_library"]` holds it."""
 
@@ -43,7 +68,7 @@ class LibraryService:
         self.watching = False
         self.progress: dict = {}
         self.error: str | None = None  # why the last scan() failed
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = lease_holder(os.getpid())
 
     def start(self) -> None:
         self.tasks.append(asyncio.create_task(self.run(), name="music-library"))
@@ -84,14 +109,21 @@ class LibraryService:
 
         async with self.lock:
             self.error = None
-            if not await self.take_lease():
+            try:
+                taken = await self.take_lease()
+            except BaseException:
+                # Stopped mid-way, the update may have been committed: left alone, the lease
+                # would keep every other scan (`mediahub library scan` too) away for minutes.
+                await self.release_lease()
+                raise
+            if not taken:
                 log.info("music scan skipped: another instance is scanning")
                 return None
             self.scanning, self.progress = True, {}
             started = time.monotonic()
-            await MusicScanState.filter(name="scan").update(started_at=now_utc(), error=None)
             counts, error = None, None
             try:
+                await MusicScanState.filter(name="scan").update(started_at=now_utc(), error=None)
                 counts = await scan_folders(self.config, note, only=only)
             except Exception as exc:  # a scan failing must not stop the watcher or the server
                 log.exception("music scan failed")
@@ -115,12 +147,18 @@ class LibraryService:
                          "moved": counts.moved, "removed": counts.removed, "failed": counts.failed}
 
     async def take_lease(self) -> bool:
-        await MusicScanState.get_or_create(name="scan")
+        state, _ = await MusicScanState.get_or_create(name="scan")
         now = time.time()
-        taken = await MusicScanState.filter(name="scan").filter(
-            Q(lease_until__lt=now) | Q(holder=self.holder)).update(
+        free = Q(lease_until__lt=now) | Q(holder=self.holder)
+        if state.holder and state.lease_until >= now and holder_is_gone(state.holder):
+            log.info("music scan lease of %s taken over: that process is gone", state.holder)
+            free |= Q(holder=state.holder)  # still only if no one else took it meanwhile
+        taken = await MusicScanState.filter(name="scan").filter(free).update(
             holder=self.holder, lease_until=now + LEASE_SECONDS)
         return taken == 1
+
+    async def release_lease(self) -> None:
+        await MusicScanState.filter(name="scan", holder=self.holder).update(lease_until=0)
 
     async def watch(self) -> None:
         """Rescan the folders a change touched, within about a second of it."""
