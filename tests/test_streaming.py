@@ -194,11 +194,16 @@ async def app(mediahub_app_factory):
     return await mediahub_app_factory()
 
 
+async def stored_url(app, key: str, data: bytes, expires_in: int = 300) -> str:
+    """`data` stored under `key` on the app's default backend; its signed /media/ URL."""
+    storage = app.extensions["mediahub"].storage.default
+    await storage.put(key, chunked(data, MiB), "audio/mpeg")
+    return await storage.url(key, expires_in)
+
+
 @pytest.fixture
 async def media_url(app):
-    storage = app.extensions["mediahub"].storage.default
-    await storage.put("tracks/song.mp3", chunked(PAYLOAD), "audio/mpeg")
-    return await storage.url("tracks/song.mp3", 300)
+    return await stored_url(app, "tracks/song.mp3", PAYLOAD)
 
 
 async def test_gateway_serves_the_whole_object(app, media_url):
@@ -588,9 +593,7 @@ async def test_cached_bytes_go_out_by_sendfile_and_stop_when_the_client_leaves(t
     sent = record_sendfile(monkeypatch)
     data = os.urandom(5 * MiB + 17)
     async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
-        storage = app.extensions["mediahub"].storage.default
-        await storage.put("s/cached.bin", chunked(data, MiB), "audio/mpeg")
-        url = await storage.url("s/cached.bin", 60)
+        url = await stored_url(app, "s/cached.bin", data)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             # Several responses on one kept-alive connection: h11's framing stays right.
             whole = await client.get(url)
@@ -665,9 +668,7 @@ async def test_sendfile_responses_carry_hypercorns_headers_and_keep_the_connecti
     sent = record_sendfile(monkeypatch)
     data = os.urandom(300_000)
     async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
-        storage = app.extensions["mediahub"].storage.default
-        await storage.put("s/fast.bin", chunked(data, MiB), "audio/mpeg")
-        url = await storage.url("s/fast.bin", 60)
+        url = await stored_url(app, "s/fast.bin", data)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         # Pipelined: four requests in one write, answered in order on the one connection.
         writer.write(request(url) + request(url, "HEAD") + request(url, Range="bytes=10-19")
@@ -709,9 +710,7 @@ async def test_sendfile_response_closes_when_the_client_asked(tmp_path, monkeypa
     sent = record_sendfile(monkeypatch)
     data = os.urandom(70_000)
     async with hypercorn_server(tmp_path, storage_type="local-disk") as (app, port):
-        storage = app.extensions["mediahub"].storage.default
-        await storage.put("s/close.bin", chunked(data, MiB), "audio/mpeg")
-        url = await storage.url("s/close.bin", 60)
+        url = await stored_url(app, "s/close.bin", data)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET {url} HTTP/{version}\r\nHost: x\r\n{extra}\r\n".encode())
         status, headers, body = await read_response(reader)
@@ -729,9 +728,7 @@ async def test_sendfile_response_closes_at_hypercorns_request_limit(tmp_path, mo
     data = os.urandom(1000)
     async with hypercorn_server(tmp_path, storage_type="local-disk",
                                 configure_server=two_requests) as (app, port):
-        storage = app.extensions["mediahub"].storage.default
-        await storage.put("s/limit.bin", chunked(data, MiB), "audio/mpeg")
-        url = await storage.url("s/limit.bin", 60)
+        url = await stored_url(app, "s/limit.bin", data)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(request(url) + request(url, Range="bytes=1-2"))
         assert "connection" not in (await read_response(reader))[1]
