@@ -155,15 +155,16 @@ def test_app_passwords_are_stored_sealed(server, alice):
 
 
 def test_a_changed_account_password_ends_the_remembered_sign_in_at_once(server, api):
-    """The account password's argon2 check is remembered for minutes; a change ends it."""
-    dave = make_account(server.url, "dave")
-    old = {"u": dave.username, "p": dave.password}
+    """The account password's argon2 check is remembered for minutes; a change ends it.
+    (An account of its own: the server is shared by the session, and the password changes.)"""
+    account = make_account(server.url, "changes-password")
+    old = {"u": account.username, "p": account.password}
     assert api.json("ping", old)["subsonic-response"]["status"] == "ok"
     assert api.json("ping", old)["subsonic-response"]["status"] == "ok"  # now remembered
     http_json(server.url, "/api/auth/password",
-              {"current_password": dave.password, "new_password": "dave's new passphrase"},
-              bearer=dave.bearer)
+              {"current_password": account.password, "new_password": "a new passphrase"},
+              bearer=account.bearer)
     refused = api.json("ping", old)["subsonic-response"]
     assert refused["status"] == "failed" and refused["error"]["code"] == 40
-    new = {"u": dave.username, "p": "dave's new passphrase"}
+    new = {"u": account.username, "p": "a new passphrase"}
     assert api.json("ping", new)["subsonic-response"]["status"] == "ok"
